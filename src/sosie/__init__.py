@@ -1,0 +1,79 @@
+"""sosie: synthetic training data, and the evidence that it is worth using.
+
+The public API in one place::
+
+    import sosie
+    real = sosie.datasets.load_adult()
+    gen = sosie.GaussianCopulaGenerator(rng=0).fit(real)
+    synth = gen.sample(1000, conditions={"income": ">50K"})
+    gen.save("adult.sosie")
+    same = sosie.load("adult.sosie")
+
+Example:
+    >>> import sosie
+    >>> "gaussian_copula" in sosie.list_generators()
+    True
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("sosie")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+from . import errors, schema, transforms
+from .errors import SosieError
+from .generators import (
+    GaussianCopulaGenerator,
+    Generator,
+    get_generator,
+    list_generators,
+    make_generator,
+)
+try:
+    from .io import read_table, write_table
+except ImportError:  # TEMP
+    pass
+from .schema import ColumnSpec, SemanticType, TableSchema, infer_schema, validate_data
+
+
+def load(path: str) -> Generator:
+    """Load any saved ``.sosie`` model.
+
+    Example:
+        >>> import pandas as pd, tempfile, os
+        >>> gen = GaussianCopulaGenerator(rng=0).fit(pd.DataFrame({"x": [1.0, 2.5, 3.0, 4.5]}))
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.sosie")
+        >>> _ = gen.save(path)
+        >>> load(path).sample(3, rng=1).equals(gen.sample(3, rng=1))
+        True
+    """
+    return Generator.load(path)
+
+
+__all__ = [
+    "ColumnSpec",
+    "GaussianCopulaGenerator",
+    "Generator",
+    "SemanticType",
+    "SosieError",
+    "TableSchema",
+    "__version__",
+    "datasets",
+    "errors",
+    "get_generator",
+    "infer_schema",
+    "io",
+    "list_generators",
+    "load",
+    "make_generator",
+    "read_table",
+    "schema",
+    "transforms",
+    "validate_data",
+    "write_table",
+]
