@@ -25,7 +25,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import errors, schema, transforms
+from . import datasets, errors, io, schema, transforms
 from .errors import SosieError
 from .generators import (
     GaussianCopulaGenerator,
@@ -34,10 +34,7 @@ from .generators import (
     list_generators,
     make_generator,
 )
-try:
-    from .io import read_table, write_table
-except ImportError:  # TEMP
-    pass
+from .io import read_table, write_table
 from .schema import ColumnSpec, SemanticType, TableSchema, infer_schema, validate_data
 
 

@@ -163,4 +163,4 @@ def format_datetimes(dt: pd.Series, fmt: str) -> pd.Series:
     out = dt.dt.strftime(_strptime_format(fmt))
     if colon:
         out = out.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
-    return out.astype(object).where(dt.notna(), None)
+    return out.astype(object).where(dt.notna(), np.nan)

@@ -93,7 +93,7 @@ def _decimals(x: np.ndarray) -> int | None:
         return None
     x = np.unique(x)[:100_000]
     for d in range(MAX_DECIMALS + 1):
-        if np.allclose(np.round(x, d), x, rtol=0, atol=1e-9 * max(1.0, float(np.abs(x).max()))):
+        if np.all(np.abs(np.round(x, d) - x) <= 4 * np.spacing(np.abs(x))):
             return d
     return None
 
@@ -171,6 +171,10 @@ def _datetime_facts(s: pd.Series, spec: ColumnSpec, ev: list[str]) -> pd.Series 
     return parsed
 
 
+def _high_cardinality(n_categories: int, n_values: int) -> bool:
+    return n_categories > HIGH_CARDINALITY or (n_values >= 50 and n_categories > 0.5 * n_values)
+
+
 def learn_facts(spec: ColumnSpec, s: pd.Series, *, locale: str = "en_US") -> ColumnSpec:
     """Fill the facts of ``spec`` that are still unknown (``None``) from the column ``s``.
 
@@ -193,7 +197,9 @@ def learn_facts(spec: ColumnSpec, s: pd.Series, *, locale: str = "en_US") -> Col
         if spec.categories is None:
             spec.categories = _categories(s)
             spec.provenance["categories"] = Provenance.INFERRED
-        spec.high_cardinality = spec.high_cardinality or len(spec.categories) > HIGH_CARDINALITY
+        spec.high_cardinality = spec.high_cardinality or _high_cardinality(
+            len(spec.categories), int(s.notna().sum())
+        )
     elif t is SemanticType.BOOLEAN:
         if spec.true_value is None or spec.false_value is None:
             vals = set(s.dropna().unique().tolist())
@@ -355,6 +361,7 @@ def infer_column(name: str, s: pd.Series, *, locale: str = "en_US") -> ColumnSpe
     if found is not None:
         fmt, _parsed, notes = found
         ev.append(f"every value parses with the date format {fmt!r} -> datetime")
+        ev.extend(notes)
         return make(SemanticType.DATETIME, datetime_format=fmt)
     pii = detect_pii(name, nn)
     if pii is not None:
@@ -381,7 +388,7 @@ def infer_column(name: str, s: pd.Series, *, locale: str = "en_US") -> ColumnSpe
         )
         return make(SemanticType.TEXT)
     ev.append(f"strings with {n_unique} distinct values -> categorical")
-    if n_unique > HIGH_CARDINALITY or n_unique / len(nn) > 0.5:
+    if _high_cardinality(n_unique, len(nn)):
         ev.append("high cardinality: rare categories may reveal individuals; consider grouping them")
     return make(SemanticType.CATEGORICAL)
 

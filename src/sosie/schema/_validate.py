@@ -101,9 +101,17 @@ def coerce_column(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, list[Probl
         tv, fv = spec.true_value, spec.false_value
         if tv is None:
             tv, fv = True, False
-        vals = s.astype(object)
-        is_t = vals.map(lambda v: v == tv or (isinstance(v, str) and str(tv).lower() == v.lower()))
-        is_f = vals.map(lambda v: v == fv or (isinstance(v, str) and str(fv).lower() == v.lower()))
+        vals = s.astype(object).where(nn_mask, None)
+
+        def _is(v: Any, ref: Any) -> bool:
+            if v is None:
+                return False
+            if isinstance(v, str):
+                return str(ref).lower() == v.lower()
+            return bool(v == ref) and isinstance(v, (bool, np.bool_)) == isinstance(ref, bool)
+
+        is_t = vals.map(lambda v: _is(v, tv))
+        is_f = vals.map(lambda v: _is(v, fv))
         bad = nn_mask & ~(is_t.astype(bool) | is_f.astype(bool))
         if bad.any():
             problems.append(

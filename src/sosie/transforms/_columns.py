@@ -139,7 +139,7 @@ class CategoricalEncoder(ColumnEncoder):
             )
             return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
         out = pd.Series(cats[codes], dtype=object)
-        out[null] = None
+        out[null] = np.nan
         return self._restore_dtype(out)
 
 
@@ -161,12 +161,15 @@ class BooleanEncoder(ColumnEncoder):
         tv = True if self.spec.true_value is None else self.spec.true_value
         fv = False if self.spec.false_value is None else self.spec.false_value
         out = pd.Series(np.where(np.nan_to_num(x) >= 0.5, tv, fv), dtype=object)
-        out[null] = None
+        out[null] = np.nan
         return self._restore_dtype(out)
 
 
 class DatetimeEncoder(ColumnEncoder):
-    """Datetimes as seconds since a stored origin (UTC instants when the column has a timezone).
+    """Datetimes as steps of the learned resolution (days, seconds...) since a stored origin.
+
+    Counting in the column's own resolution keeps values exact in float64 (up to
+    2**53 steps); instants are UTC when the column has a timezone.
 
     Decode rounds on the local wall clock to the learned resolution, restores the
     timezone and writes the source's format (ISO strings, ``20240131`` integers,
@@ -195,25 +198,30 @@ class DatetimeEncoder(ColumnEncoder):
         out = np.full(len(parsed), np.nan)
         mask = parsed.notna().to_numpy()
         if mask.any():
-            out[mask] = (self._to_ns(parsed[mask]) - self.origin_ns) / 1e9
+            step = dtm.resolution_ns(self.spec.resolution)
+            out[mask] = (self._to_ns(parsed[mask]) - self.origin_ns) // step
         return out
 
     def decode(self, values, n, rng):
         spec = self.spec
         x = np.asarray(values, dtype="float64")
         null = np.isnan(x)
-        ns = np.round(np.nan_to_num(x) * 1e9).astype(np.int64) + self.origin_ns
-        utc = pd.Series(ns.astype("datetime64[ns]"))
         step = dtm.resolution_ns(spec.resolution)
+        # whole steps are exact in int64; a fractional part (from a model) adds sub-step time
+        xs = np.nan_to_num(x)
+        whole = np.floor(xs)
+        ns = whole.astype(np.int64) * step + np.round((xs - whole) * step).astype(np.int64)
+        ns += self.origin_ns
+        utc = pd.Series(ns.astype("datetime64[ns]"))
         tz = dtm.to_pandas_tz(spec.timezone)
         if tz is not None:
             local = utc.dt.tz_localize("UTC").dt.tz_convert(tz)
             wall = local.dt.tz_localize(None).astype("datetime64[ns]").astype("int64").to_numpy()
-            delta = (np.round(wall / step).astype(np.int64) * step) - wall if step > 1 else 0
+            delta = _round_to(wall, step) - wall if step > 1 else 0
             dt = (utc + pd.to_timedelta(delta, unit="ns")).dt.tz_localize("UTC").dt.tz_convert(tz)
         else:
             if step > 1:
-                ns = np.round(ns / step).astype(np.int64) * step
+                ns = _round_to(ns, step)
             dt = pd.Series(ns.astype("datetime64[ns]"))
         dt[null] = pd.NaT
         if spec.datetime_format is not None:
@@ -223,6 +231,11 @@ class DatetimeEncoder(ColumnEncoder):
                 return out
             return self._restore_dtype(out)
         return self._restore_dtype(dt)
+
+
+def _round_to(ns: np.ndarray, step: int) -> np.ndarray:
+    """Round int64 nanoseconds to a multiple of ``step`` in integer arithmetic (no float loss)."""
+    return ((ns + step // 2) // step) * step
 
 
 class IdEncoder(ColumnEncoder):
@@ -297,7 +310,7 @@ class TextEncoder(ColumnEncoder):
         null = np.isnan(x)
         counts = np.clip(np.round(np.nan_to_num(x, nan=1.0)), 1, 500).astype(np.int64)
         out = pd.Series(fake_text(counts, rng, locale=self.spec.locale or "en_US"), dtype=object)
-        out[null] = None
+        out[null] = np.nan
         return self._restore_dtype(out)
 
 

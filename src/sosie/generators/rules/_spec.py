@@ -1,0 +1,1995 @@
+"""The rule-based spec: a YAML/JSON description of a table, loaded and validated.
+
+A spec describes a table without any training data. Each entry of ``columns`` is
+one of three kinds, evaluated **in the order written** (a column may only use the
+columns above it; a forward reference is an error that says which column to move):
+
+* drawn: ``distribution: <name>`` plus its parameters;
+* derived: ``expr: "<expression over earlier columns>"`` (or a lookup table);
+* label: ``label: "<boolean expression>"`` plus an optional ``noise`` rate (the
+  share of labels flipped at random).
+
+``rules`` lists business rules (``check``, optionally ``when``). They are enforced
+by construction where the engine can (a bound such as ``amount > 0`` truncates the
+distribution, ``amount % 20 == 0`` rounds to the grid, also under a ``when``), and
+every rule is checked on every row; rows that break one are redrawn in a bounded
+number of rounds (``max_rounds``), after which the engine raises (or warns) saying
+how many rows it could make and which rule failed.
+
+A short example::
+
+    name: shop
+    columns:
+      customer:  {distribution: entity, count: 500, format: "C{:05d}"}
+      segment:   {distribution: categorical, per: customer,
+                  categories: {basic: 0.8, premium: 0.2}}
+      amount:
+        distribution: lognormal
+        mu: {by: segment, values: {basic: 3.0, premium: 4.5}}
+        sigma: 0.7
+        decimals: 2
+      fee:       {expr: "round(amount * 0.02, 2)"}
+      big:       {label: "amount > 200", noise: 0.01}
+    rules:
+      - check: "amount > 1"
+      - {when: "segment == 'basic'", check: "amount <= 500"}
+
+Distributions (parameters in brackets; numeric parameters accept a number, an
+expression string over earlier columns, or a lookup ``{by: col, values: {...},
+default: x}``):
+
+* ``normal`` (mean, std), ``lognormal`` (mu, sigma of the log), ``exponential``
+  (rate or scale), ``gamma`` (shape, scale), ``beta`` (a, b), ``poisson`` (lam),
+  ``uniform`` (low, high), ``integer`` (low, high, inclusive), ``bernoulli`` (p);
+  numeric ones also take ``min``/``max`` (truncation; ``bounds: clip`` clips
+  instead), ``decimals``, ``round_to`` (a grid) and ``dtype`` (int or float);
+* ``categorical`` (``categories`` as a list with ``weights``, or a mapping
+  value -> weight; ``weights`` may be a lookup giving one weight list per value of
+  an earlier column);
+* ``faker`` (``provider``, ``locale``, ``args``, ``pool_size``, ``unique``): see
+  :func:`sosie.generators.rules._engine.generate` for the pool trade-off;
+* ``datetime`` (``start``, ``end``, ``tz``, ``hour_weights`` (24),
+  ``weekday_weights`` (7, Monday first), ``resolution``);
+* ``event_time`` (``start``, ``rate`` or ``scale`` of the exponential gaps in
+  ``unit``, ``by`` an entity column, ``tz``, ``resolution``): a Poisson process
+  per group: each group's times are the cumulative sum of its own gaps;
+* ``sequence`` (``start``, ``step``, ``by``, ``format``): counters numbered in the
+  final row order (so nothing can refer to them);
+* ``entity`` (``count``, ``format``, ``skew``, ``start``): ids of ``count``
+  entities (customers, hosts); ``skew`` > 0 makes some entities more active;
+* ``uuid``: random UUID4 strings.
+
+Every column also takes ``per: <entity or categorical column>`` (draw one value
+per entity and repeat it on the entity's rows), ``hidden: true`` (a helper,
+dropped from the output), ``null_rate`` (share of values blanked at the end),
+``semantic_type`` (override the type reported by :func:`spec_columns_summary`)
+and ``description``.
+
+Top-level keys: ``name``, ``description``, ``locale`` (default Faker locale),
+``columns`` (required), ``rules``, ``order_by`` (list of columns to sort the
+output by), ``max_rounds`` (default 25) and ``on_failure`` (``raise`` or
+``warn``).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as _dt
+import difflib
+import json
+import keyword
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ...errors import Problem, SpecError
+from ._expr import FUNCTIONS, Expr, parse_expression
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "ColumnDef",
+    "ColumnSummary",
+    "Param",
+    "RuleDef",
+    "RuleSpec",
+    "example_path",
+    "load_spec",
+    "spec_columns_summary",
+]
+
+# -- vocabulary ----------------------------------------------------------------------------
+_NUMERIC_DRAWN = (
+    "normal",
+    "lognormal",
+    "exponential",
+    "gamma",
+    "beta",
+    "poisson",
+    "uniform",
+    "integer",
+)
+#: distribution -> (required params, optional params, other allowed keys)
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "normal": (("mean", "std"), (), ()),
+    "lognormal": (("mu", "sigma"), (), ()),
+    "exponential": ((), ("rate", "scale"), ()),
+    "gamma": (("shape", "scale"), (), ()),
+    "beta": (("a", "b"), (), ()),
+    "poisson": (("lam",), (), ()),
+    "uniform": (("low", "high"), (), ()),
+    "integer": (("low", "high"), (), ()),
+    "bernoulli": (("p",), (), ()),
+    "categorical": ((), (), ("categories", "weights")),
+    "faker": ((), (), ("provider", "locale", "args", "pool_size", "unique")),
+    "datetime": ((), (), ("start", "end", "tz", "hour_weights", "weekday_weights", "resolution")),
+    "event_time": ((), ("rate", "scale"), ("start", "unit", "by", "tz", "resolution")),
+    "sequence": ((), (), ("start", "step", "by", "format")),
+    "entity": ((), (), ("count", "format", "skew", "start")),
+    "uuid": ((), (), ()),
+}
+_NUMERIC_KEYS = ("min", "max", "bounds", "decimals", "round_to", "dtype")
+_COMMON_KEYS = ("per", "hidden", "null_rate", "semantic_type", "description")
+_TOP_KEYS = (
+    "name",
+    "description",
+    "locale",
+    "columns",
+    "rules",
+    "order_by",
+    "max_rounds",
+    "on_failure",
+)
+_RULE_KEYS = ("name", "check", "when", "description")
+SEMANTIC_TYPES = ("numerical", "categorical", "boolean", "datetime", "id", "pii", "text", "constant")
+#: accepted resolution spellings -> pandas frequency
+RESOLUTIONS = {
+    "D": "D",
+    "h": "h",
+    "m": "min",
+    "min": "min",
+    "s": "s",
+    "ms": "ms",
+    "us": "us",
+    "ns": "ns",
+}
+#: event-time units -> nanoseconds
+UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "min": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "D": 86_400_000_000_000,
+}
+_PII_PROVIDERS = {
+    "name": "name",
+    "name_female": "name",
+    "name_male": "name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "free_email": "email",
+    "company_email": "email",
+    "safe_email": "email",
+    "phone_number": "phone",
+    "msisdn": "phone",
+    "address": "address",
+    "street_address": "street_address",
+    "ssn": "ssn",
+    "credit_card_number": "credit_card",
+    "ipv4": "ipv4",
+    "ipv4_private": "ipv4",
+    "ipv4_public": "ipv4",
+    "iban": "iban",
+}
+_TEXT_PROVIDERS = ("text", "sentence", "sentences", "paragraph", "paragraphs", "texts", "word")
+DEFAULT_MAX_ROUNDS = 25
+DEFAULT_POOL_SIZE = 10_000
+
+
+# -- data model ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    """A distribution parameter: a literal, an expression, or a lookup table.
+
+    Attributes:
+        value: the literal value (a number, or a list of weights).
+        expr: the expression, when the parameter is computed per row.
+        by: the column whose value selects the entry of ``table`` (lookups).
+        table: lookup table: value of ``by`` -> parameter value.
+        default: the value for rows whose ``by`` value is not in ``table``.
+        has_default: whether ``default`` was given.
+
+    Example:
+        >>> Param(value=2.0).is_literal
+        True
+        >>> sorted(Param(by="kind", table={"a": 1.0}).names)
+        ['kind']
+    """
+
+    value: Any = None
+    expr: Expr | None = None
+    by: str | None = None
+    table: dict[Any, Any] | None = None
+    default: Any = None
+    has_default: bool = False
+
+    @property
+    def is_literal(self) -> bool:
+        """Whether the parameter is a plain value (no expression, no lookup)."""
+        return self.expr is None and self.by is None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The columns this parameter reads."""
+        if self.expr is not None:
+            return self.expr.names
+        if self.by is not None:
+            return frozenset({self.by})
+        return frozenset()
+
+    def literal_values(self) -> list[Any]:
+        """Every literal value it can take (the value, or the table's values and default)."""
+        if self.expr is not None:
+            return []
+        if self.by is not None:
+            vals = list((self.table or {}).values())
+            return [*vals, self.default] if self.has_default else vals
+        return [self.value]
+
+
+@dataclass(frozen=True)
+class _Construct:
+    """A rule the engine enforces by construction while drawing a column."""
+
+    rule: int  # index in RuleSpec.rules
+    when: Expr | None
+    lo: float | None = None
+    hi: float | None = None
+    lo_strict: bool = False
+    hi_strict: bool = False
+    grid: float | None = None
+
+
+@dataclass
+class ColumnDef:
+    """One validated column of a :class:`RuleSpec`.
+
+    Attributes:
+        name: the column name.
+        kind: ``"draw"``, ``"expr"`` or ``"label"``.
+        path: the field path in the spec (``"columns.amount"``).
+        distribution: the distribution name (drawn columns).
+        params: numeric parameters (drawn columns).
+        options: other distribution settings (categories, provider, start...).
+        expr: the expression or lookup of a derived column.
+        label: the boolean expression of a label column.
+        noise: share of labels flipped at random.
+        per: the entity/categorical column this column is drawn once per value of.
+        by: the grouping column of ``event_time``/``sequence`` columns.
+        value_kind: ``"int"``, ``"float"``, ``"bool"``, ``"str"``, ``"datetime"``
+            or ``"unknown"``.
+        min: lower bound (numeric drawn columns).
+        max: upper bound.
+        bounds: ``"truncate"`` or ``"clip"``.
+        decimals: decimals kept.
+        round_to: grid step (a :class:`Param`).
+        null_rate: share of values blanked at the end.
+        hidden: dropped from the output.
+        semantic_type: user override of the semantic type.
+        description: free text.
+        stage: 1 (row-level), 2 (depends on an event_time column) or 3 (sequence).
+        constructive: rules enforced while drawing this column.
+
+    Example:
+        >>> spec = load_spec({"columns": {"x": {"distribution": "normal", "mean": 0, "std": 1}}})
+        >>> spec.columns[0].kind, spec.columns[0].value_kind
+        ('draw', 'float')
+    """
+
+    name: str
+    kind: str
+    path: str
+    distribution: str | None = None
+    params: dict[str, Param] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    expr: Param | None = None
+    label: Expr | None = None
+    noise: float = 0.0
+    per: str | None = None
+    by: str | None = None
+    value_kind: str = "unknown"
+    min: float | None = None
+    max: float | None = None
+    bounds: str = "truncate"
+    decimals: int | None = None
+    round_to: Param | None = None
+    null_rate: float = 0.0
+    hidden: bool = False
+    semantic_type: str | None = None
+    description: str | None = None
+    stage: int = 1
+    constructive: list[_Construct] = field(default_factory=list)
+
+    def references(self) -> frozenset[str]:
+        """Every column this column reads (parameters, expressions, lookups, per, by).
+
+        Example:
+            >>> spec = load_spec({"columns": {"x": {"distribution": "normal", "mean": 0,
+            ...     "std": 1}, "y": {"expr": "x * 2"}}})
+            >>> sorted(spec.column("y").references())
+            ['x']
+        """
+        out: set[str] = set()
+        for p in self.params.values():
+            out |= p.names
+        if self.round_to is not None:
+            out |= self.round_to.names
+        if self.expr is not None:
+            out |= self.expr.names
+        if self.label is not None:
+            out |= self.label.names
+        w = self.options.get("weights")
+        if isinstance(w, Param):
+            out |= w.names
+        if self.per:
+            out.add(self.per)
+        if self.by and self.distribution != "sequence":
+            out.add(self.by)
+        return frozenset(out)
+
+
+@dataclass
+class RuleDef:
+    """One business rule: ``check`` must hold on every row where ``when`` holds.
+
+    Attributes:
+        name: the rule name (defaults to the check text).
+        check: the boolean expression that must hold.
+        when: optional condition restricting the rows the rule applies to.
+        path: field path in the spec (``"rules[0]"``).
+        description: free text.
+        stage: 1 (row-level) or 2 (reads an event_time column).
+
+    Example:
+        >>> spec = load_spec({"columns": {"x": {"distribution": "normal", "mean": 0,
+        ...     "std": 1}}, "rules": ["x > -3"]})
+        >>> spec.rules[0].name
+        'x > -3'
+    """
+
+    name: str
+    check: Expr
+    when: Expr | None
+    path: str
+    description: str | None = None
+    stage: int = 1
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The columns the rule reads."""
+        return self.check.names | (self.when.names if self.when is not None else frozenset())
+
+
+@dataclass
+class RuleSpec:
+    """A validated rule-based spec; build it with :func:`load_spec`.
+
+    Attributes:
+        columns: the columns, in evaluation order.
+        rules: the business rules.
+        name: the spec name.
+        description: free text.
+        locale: default Faker locale.
+        order_by: columns to sort the output by.
+        max_rounds: resampling rounds for rows that break a rule.
+        on_failure: ``"raise"`` (SpecError) or ``"warn"`` (return fewer rows).
+        source: the file name the spec came from, if any.
+        lines: field path -> line number in the source text.
+        raw: the spec as parsed (a plain dict).
+
+    Example:
+        >>> spec = load_spec("columns:\\n  x: {distribution: uniform, low: 0, high: 1}\\n")
+        >>> spec.output_columns
+        ['x']
+        >>> spec.where("columns.x")
+        'line 2, columns.x'
+    """
+
+    columns: list[ColumnDef]
+    rules: list[RuleDef] = field(default_factory=list)
+    name: str = "spec"
+    description: str | None = None
+    locale: str = "en_US"
+    order_by: list[str] = field(default_factory=list)
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    on_failure: str = "raise"
+    source: str | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, name: str) -> ColumnDef:
+        """The column called ``name``.
+
+        Example:
+            >>> load_spec({"columns": {"u": {"distribution": "uuid"}}}).column("u").distribution
+            'uuid'
+        """
+        for c in self.columns:
+            if c.name == name:
+                return c
+        close = difflib.get_close_matches(name, [c.name for c in self.columns], n=3)
+        raise KeyError(
+            f"no column {name!r} in the spec"
+            + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
+        )
+
+    @property
+    def output_columns(self) -> list[str]:
+        """Names of the columns in the output (hidden helpers left out), in order."""
+        return [c.name for c in self.columns if not c.hidden]
+
+    def where(self, path: str) -> str:
+        """Describe a field path with its file and line where known.
+
+        Example:
+            >>> load_spec({"columns": {"x": {"distribution": "uuid"}}}).where("columns.x")
+            'columns.x'
+        """
+        return _where(self.source, self.lines, path)
+
+    def summary(self) -> list[ColumnSummary]:
+        """Shortcut for :func:`spec_columns_summary`.
+
+        Example:
+            >>> load_spec({"columns": {"u": {"distribution": "uuid"}}}).summary()[0].semantic_type
+            'id'
+        """
+        return spec_columns_summary(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a JSON-ready dict (dates as ISO strings); ``load_spec`` reads it back.
+
+        Example:
+            >>> s = load_spec({"columns": {"u": {"distribution": "uuid"}}})
+            >>> load_spec(s.to_dict()).output_columns
+            ['u']
+        """
+        return _jsonable(copy.deepcopy(self.raw))
+
+
+@dataclass
+class ColumnSummary:
+    """What the spec tells about one output column (used to build a schema).
+
+    ``facts`` uses the field names of :class:`sosie.schema.ColumnSpec`
+    (``dtype``, ``min``, ``max``, ``decimals``, ``categories``, ``timezone``,
+    ``resolution``, ``id_format``, ``pii_kind``, ``locale``), so
+    ``ColumnSpec(s.name, s.semantic_type, nullable=s.nullable, **s.facts)`` works.
+
+    Attributes:
+        name: the column name.
+        semantic_type: numerical, categorical, boolean, datetime, id, pii or text.
+        dtype: ``"int"``, ``"float"``, ``"bool"``, ``"str"`` or ``"datetime"``.
+        pandas_dtype: the dtype of the generated pandas column (without nulls).
+        nullable: whether the spec blanks some values.
+        facts: known facts (see above).
+        description: the column's description, if any.
+
+    Example:
+        >>> s = spec_columns_summary(load_spec({"columns": {"x": {"distribution": "poisson",
+        ...     "lam": 3}}}))[0]
+        >>> s.semantic_type, s.dtype, s.facts["min"]
+        ('numerical', 'int', 0)
+    """
+
+    name: str
+    semantic_type: str
+    dtype: str
+    pandas_dtype: str
+    nullable: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+
+
+# -- entry points --------------------------------------------------------------------------
+def example_path(name: str) -> Path:
+    """Path of a bundled example spec (``"card_transactions"`` or ``"network_logs"``).
+
+    Example:
+        >>> example_path("card_transactions").name
+        'card_transactions.yaml'
+    """
+    base = resources.files("sosie") / "examples"
+    stem = name[:-5] if name.endswith(".yaml") else name
+    path = Path(str(base / f"{stem}.yaml"))
+    if not path.is_file():
+        known = sorted(p.stem for p in Path(str(base)).glob("*.yaml"))
+        raise SpecError(
+            Problem(
+                f"example {name!r}",
+                "one of " + ", ".join(known),
+                "no such example",
+                "use one of the listed names",
+            )
+        )
+    return path
+
+
+def load_spec(source: RuleSpec | Mapping[str, Any] | str | os.PathLike[str]) -> RuleSpec:
+    """Read and validate a rule-based spec.
+
+    Every problem is collected and raised once, each naming the field path and,
+    when the spec came from YAML/JSON text, the line (``card.yaml line 14,
+    columns.amount.distribution: expected one of normal, lognormal, ..., found
+    'lognormall'; fix: ...``).
+
+    Args:
+        source: a path to a ``.yaml``/``.yml``/``.json`` file, YAML or JSON text, a
+            dict, or an already validated :class:`RuleSpec` (returned as is).
+
+    Returns:
+        The validated :class:`RuleSpec`.
+
+    Raises:
+        SpecError: the spec cannot be read or is invalid (``.errors`` lists each problem).
+
+    Example:
+        >>> spec = load_spec('''
+        ... columns:
+        ...   kind: {distribution: categorical, categories: {a: 3, b: 1}}
+        ...   amount: {distribution: exponential, scale: 10, max: 100}
+        ... rules:
+        ...   - {when: "kind == 'a'", check: "amount >= 1"}
+        ... ''')
+        >>> [c.name for c in spec.columns]
+        ['kind', 'amount']
+        >>> load_spec({"columns": {"x": {"distribution": "lognormall"}}})
+        Traceback (most recent call last):
+        ...
+        sosie.errors.SpecError: invalid spec: columns.x.distribution: expected one of normal, lognormal, exponential, gamma, beta, poisson, uniform, integer, bernoulli, categorical, faker, datetime, event_time, sequence, entity, uuid, found 'lognormall'; fix: did you mean 'lognormal'?
+    """
+    if isinstance(source, RuleSpec):
+        return source
+    src_name, data, lines = _read(source)
+    return _Validator(data, lines, src_name).run()
+
+
+def spec_columns_summary(spec: RuleSpec) -> list[ColumnSummary]:
+    """For each output column: name, semantic type, dtype and the facts the spec fixes.
+
+    Args:
+        spec: a validated spec (see :func:`load_spec`).
+
+    Returns:
+        One :class:`ColumnSummary` per output column, in output order.
+
+    Example:
+        >>> spec = load_spec({"columns": {
+        ...     "kind": {"distribution": "categorical", "categories": ["a", "b"]},
+        ...     "when": {"distribution": "datetime", "start": "2024-01-01",
+        ...              "end": "2024-02-01", "tz": "UTC"},
+        ...     "flag": {"label": "kind == 'a'"}}})
+        >>> [(s.name, s.semantic_type, s.dtype) for s in spec_columns_summary(spec)]
+        [('kind', 'categorical', 'str'), ('when', 'datetime', 'datetime'), ('flag', 'boolean', 'bool')]
+        >>> spec_columns_summary(spec)[0].facts
+        {'categories': ['a', 'b']}
+    """
+    return [_summarise(spec, c) for c in spec.columns if not c.hidden]
+
+
+# -- reading -------------------------------------------------------------------------------
+def _read(source: Any) -> tuple[str | None, Any, dict[str, int]]:
+    if isinstance(source, Mapping):
+        return None, copy.deepcopy(dict(source)), {}
+    if isinstance(source, os.PathLike):
+        return _read_file(Path(source))
+    if not isinstance(source, str):
+        raise SpecError(
+            Problem(
+                "spec",
+                "a path, YAML/JSON text or a dict",
+                type(source).__name__,
+                "pass the spec file's path or its text",
+            )
+        )
+    s = source.strip()
+    looks_like_path = "\n" not in s and (
+        s.lower().endswith((".yaml", ".yml", ".json")) or (len(s) < 4096 and os.path.isfile(s))
+    )
+    if looks_like_path:
+        return _read_file(Path(s))
+    return None, *_parse_text(source, None, json_first=s.startswith("{"))
+
+
+def _read_file(path: Path) -> tuple[str | None, Any, dict[str, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError(
+            Problem(
+                f"spec file {str(path)!r}",
+                "a readable YAML or JSON file",
+                e.strerror or str(e),
+                "check the path",
+            )
+        ) from None
+    data, lines = _parse_text(text, path.name, json_first=path.suffix.lower() == ".json")
+    return path.name, data, lines
+
+
+def _parse_text(text: str, name: str | None, *, json_first: bool) -> tuple[Any, dict[str, int]]:
+    label = f"{name} " if name else ""
+    if json_first:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError(
+                Problem(
+                    f"{label}line {e.lineno} column {e.colno}",
+                    "valid JSON",
+                    e.msg,
+                    "fix the JSON syntax",
+                )
+            ) from None
+        try:
+            lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError:
+            lines = {}
+        return data, lines
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{label}line {mark.line + 1}" if mark is not None else (name or "spec text")
+        raise SpecError(
+            Problem(
+                where,
+                "valid YAML",
+                str(getattr(e, "problem", None) or e),
+                "fix the YAML syntax (indentation, colons, quotes)",
+            )
+        ) from None
+    lines = _line_map(node) if node is not None else {}
+    return data, lines
+
+
+def _line_map(node: Any) -> dict[str, int]:
+    """Field path -> 1-based line, from the YAML node tree (keys of mappings, list items)."""
+    lines: dict[str, int] = {}
+    dups: list[tuple[str, int]] = []
+
+    def walk(n: Any, path: str) -> None:
+        if isinstance(n, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in n.value:
+                key = str(k.value)
+                p = f"{path}.{key}" if path else key
+                if key in seen:
+                    dups.append((p, k.start_mark.line + 1))
+                seen.add(key)
+                lines.setdefault(p, k.start_mark.line + 1)
+                walk(v, p)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                p = f"{path}[{i}]"
+                lines[p] = item.start_mark.line + 1
+                walk(item, p)
+
+    walk(node, "")
+    if dups:
+        lines["__duplicates__"] = dups  # type: ignore[assignment]
+    return lines
+
+
+def _parent(path: str) -> str | None:
+    if not path:
+        return None
+    if path.endswith("]"):
+        return path[: path.rfind("[")]
+    if "." in path:
+        return path[: path.rfind(".")]
+    return ""
+
+
+def _where(source: str | None, lines: Mapping[str, Any], path: str) -> str:
+    p: str | None = path
+    line = None
+    while p:
+        v = lines.get(p)
+        if isinstance(v, int):
+            line = v
+            break
+        p = _parent(p)
+    parts = []
+    if source:
+        parts.append(source)
+    if line is not None:
+        parts.append(f"line {line}")
+    head = " ".join(parts)
+    shown = path or "spec"
+    return f"{head}, {shown}" if head else shown
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k) if not isinstance(k, (bool, int, float)) else k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        return v.isoformat()
+    return v
+
+
+# -- validation ----------------------------------------------------------------------------
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f"did you mean {close[0]!r}?" if close else "use one of the listed names"
+
+
+_FAKERS: dict[str, Any] = {}
+
+
+def _faker(locale: str) -> Any:
+    from faker import Faker
+
+    if locale not in _FAKERS:
+        fk = Faker(locale)
+        fk.seed_instance(0)  # never use Faker's shared random state
+        _FAKERS[locale] = fk
+    return _FAKERS[locale]
+
+
+def _faker_locales() -> list[str]:
+    from faker.config import AVAILABLE_LOCALES
+
+    return list(AVAILABLE_LOCALES)
+
+
+def _check_tz(tz: Any) -> str | None:
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(tz)
+    except Exception as e:
+        return str(e) or type(e).__name__
+    return None
+
+
+class _Validator:
+    def __init__(self, data: Any, lines: dict[str, Any], source: str | None):
+        self.data = data
+        self.lines = lines
+        self.source = source
+        self.problems: list[Problem] = []
+
+    # helpers
+    def where(self, path: str) -> str:
+        return _where(self.source, self.lines, path)
+
+    def add(self, path: str, expected: str, found: str, fix: str) -> None:
+        self.problems.append(Problem(self.where(path), expected, found, fix))
+
+    def unknown_keys(self, path: str, d: Mapping[str, Any], allowed: Any, what: str) -> None:
+        for k in d:
+            if k not in allowed:
+                self.add(
+                    f"{path}.{k}",
+                    f"one of the {what} keys " + ", ".join(allowed),
+                    f"unknown key {k!r}",
+                    _suggest(k, allowed) + " (or remove the key)",
+                )
+
+    def expr(self, path: str, text: Any) -> Expr | None:
+        if not isinstance(text, str):
+            self.add(path, "an expression string", repr(text), "quote the expression")
+            return None
+        try:
+            return parse_expression(text, where=self.where(path))
+        except SpecError as e:
+            self.problems.extend(e.errors)
+            return None
+
+    def param(
+        self,
+        path: str,
+        raw: Any,
+        *,
+        check: str | None = None,
+        allow_expr: bool = True,
+    ) -> Param | None:
+        """A numeric parameter: a number, an expression string, or a lookup mapping."""
+        if isinstance(raw, str) and allow_expr:
+            e = self.expr(path, raw)
+            return Param(expr=e) if e is not None else None
+        if isinstance(raw, Mapping) and allow_expr:
+            self.unknown_keys(path, raw, ("by", "values", "default"), "lookup")
+            ok = True
+            by = raw.get("by")
+            if not isinstance(by, str):
+                self.add(
+                    f"{path}.by" if "by" in raw else path,
+                    "a lookup with 'by: <column>' and 'values: {value: number}'",
+                    repr(by) if "by" in raw else "no 'by' key",
+                    "name the column whose value selects the parameter",
+                )
+                ok = False
+            values = raw.get("values")
+            if not isinstance(values, Mapping) or not values:
+                self.add(
+                    f"{path}.values" if "values" in raw else path,
+                    "a non-empty mapping 'values: {value: number}'",
+                    repr(values) if "values" in raw else "no 'values' key",
+                    "list the parameter for each value of the 'by' column",
+                )
+                ok = False
+            else:
+                for k, v in values.items():
+                    if not self.check_value(f"{path}.values.{k}", v, check):
+                        ok = False
+            has_default = "default" in raw
+            if has_default and not self.check_value(f"{path}.default", raw["default"], check):
+                ok = False
+            if not ok:
+                return None
+            return Param(
+                by=by, table=dict(values), default=raw.get("default"), has_default=has_default
+            )
+        if not self.check_value(path, raw, check):
+            return None
+        return Param(value=raw)
+
+    def check_value(self, path: str, v: Any, check: str | None) -> bool:
+        if check == "weights":
+            return self.check_weights(path, v, None) is not None
+        if not _is_num(v):
+            self.add(path, "a number", repr(v), "write a plain number")
+            return False
+        if check == "positive" and not v > 0:
+            self.add(path, "a number > 0", repr(v), "use a positive value")
+            return False
+        if check == "nonneg" and v < 0:
+            self.add(path, "a number >= 0", repr(v), "use a non-negative value")
+            return False
+        if check == "prob" and not 0 <= v <= 1:
+            self.add(path, "a probability between 0 and 1", repr(v), "use a value in [0, 1]")
+            return False
+        return True
+
+    def check_weights(self, path: str, w: Any, n: int | None) -> list[float] | None:
+        if not isinstance(w, (list, tuple)) or not all(_is_num(x) for x in w):
+            self.add(path, "a list of numbers", repr(w), "write the weights as [w1, w2, ...]")
+            return None
+        if n is not None and len(w) != n:
+            self.add(
+                path,
+                f"{n} weights (one per category)",
+                f"{len(w)} weights",
+                "give exactly one weight per category",
+            )
+            return None
+        if any(x < 0 for x in w):
+            self.add(path, "weights >= 0", repr(list(w)), "remove the negative weights")
+            return None
+        if not sum(w) > 0:
+            self.add(path, "weights that sum to more than 0", repr(list(w)), "make a weight positive")
+            return None
+        return [float(x) for x in w]
+
+    def timestamp(self, path: str, v: Any, tz: str | None) -> pd.Timestamp | None:
+        if isinstance(v, bool) or not isinstance(v, (str, _dt.date, _dt.datetime)):
+            self.add(
+                path,
+                "a date/time such as '2024-01-31' or '2024-01-31T08:00:00'",
+                repr(v),
+                "write an ISO 8601 date/time",
+            )
+            return None
+        try:
+            ts = pd.Timestamp(v)
+        except (ValueError, TypeError) as e:
+            self.add(
+                path,
+                "a date/time such as '2024-01-31' or '2024-01-31T08:00:00'",
+                f"{v!r} ({e})",
+                "write an ISO 8601 date/time",
+            )
+            return None
+        if ts is pd.NaT:
+            self.add(path, "a date/time", repr(v), "write an ISO 8601 date/time")
+            return None
+        if tz is not None:
+            ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+        return ts
+
+    # the pass
+    def run(self) -> RuleSpec:
+        data = self.data
+        if not isinstance(data, Mapping):
+            raise SpecError(
+                Problem(
+                    self.where(""),
+                    "a mapping with a 'columns' key",
+                    type(data).__name__ if data is not None else "an empty document",
+                    "start the spec with 'columns:'",
+                )
+            )
+        for p, line in self.lines.get("__duplicates__", []):  # type: ignore[union-attr]
+            self.problems.append(
+                Problem(
+                    f"{self.source + ' ' if self.source else ''}line {line}, {p}",
+                    "each key once",
+                    "a duplicate key (the first one would be ignored)",
+                    "rename or remove one of them",
+                )
+            )
+        self.unknown_keys("", data, _TOP_KEYS, "top-level")
+        name = data.get("name", "spec")
+        if not isinstance(name, str):
+            self.add("name", "a string", repr(name), "quote the name")
+            name = "spec"
+        desc = data.get("description")
+        locale = data.get("locale", "en_US")
+        if not isinstance(locale, str) or locale not in _faker_locales():
+            self.add(
+                "locale",
+                "a Faker locale such as en_US, fr_FR, de_DE",
+                repr(locale),
+                _suggest(locale, _faker_locales()),
+            )
+            locale = "en_US"
+        max_rounds = data.get("max_rounds", DEFAULT_MAX_ROUNDS)
+        if not _is_int(max_rounds) or max_rounds < 0:
+            self.add("max_rounds", "an integer >= 0", repr(max_rounds), "e.g. max_rounds: 25")
+            max_rounds = DEFAULT_MAX_ROUNDS
+        on_failure = data.get("on_failure", "raise")
+        if on_failure not in ("raise", "warn"):
+            self.add("on_failure", "'raise' or 'warn'", repr(on_failure), "use raise or warn")
+            on_failure = "raise"
+
+        columns = self.columns(data.get("columns"), locale)
+        rules = self.rules(data.get("rules"), columns)
+        order_by = self.order_by(data.get("order_by"), columns)
+        if not self.problems:
+            self.constructive(columns, rules)
+        if self.problems:
+            raise SpecError(self.problems)
+        return RuleSpec(
+            columns=columns,
+            rules=rules,
+            name=name,
+            description=desc if isinstance(desc, str) else None,
+            locale=locale,
+            order_by=order_by,
+            max_rounds=max_rounds,
+            on_failure=on_failure,
+            source=self.source,
+            lines={k: v for k, v in self.lines.items() if isinstance(v, int)},
+            raw=dict(data),
+        )
+
+    # columns
+    def columns(self, raw: Any, locale: str) -> list[ColumnDef]:
+        if raw is None:
+            self.add("columns", "a 'columns' mapping", "no 'columns' key", "add 'columns:'")
+            return []
+        if not isinstance(raw, Mapping) or not raw:
+            self.add(
+                "columns",
+                "a non-empty mapping of column name -> definition",
+                repr(raw) if not isinstance(raw, Mapping) else "an empty mapping",
+                "write 'columns:' then one indented entry per column",
+            )
+            return []
+        out: list[ColumnDef] = []
+        for name, body in raw.items():
+            path = f"columns.{name}"
+            if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+                self.add(
+                    path,
+                    "a column name usable in expressions (letters, digits, _; not a keyword)",
+                    repr(name),
+                    "rename it, e.g. " + repr("_".join(str(name).split()) or "column"),
+                )
+                continue
+            if name.startswith("__"):
+                self.add(path, "a name not starting with '__'", repr(name), "rename it")
+                continue
+            if not isinstance(body, Mapping):
+                self.add(
+                    path,
+                    "a mapping with 'distribution', 'expr' or 'label'",
+                    repr(body),
+                    f"write e.g. '{name}: {{distribution: normal, mean: 0, std: 1}}'",
+                )
+                continue
+            col = self.column(name, path, body, locale)
+            if col is not None:
+                out.append(col)
+        self.references(out)
+        return out
+
+    def column(self, name: str, path: str, body: Mapping[str, Any], locale: str) -> ColumnDef | None:
+        kinds = [k for k in ("distribution", "expr", "label") if k in body]
+        if len(kinds) != 1:
+            self.add(
+                path,
+                "exactly one of 'distribution', 'expr' or 'label'",
+                "none of them" if not kinds else "both " + " and ".join(map(repr, kinds)),
+                "a column is drawn (distribution), derived (expr) or a label (label)",
+            )
+            return None
+        col = ColumnDef(name=name, kind={"distribution": "draw"}.get(kinds[0], kinds[0]), path=path)
+        self.common(col, body)
+        if kinds[0] == "distribution":
+            self.drawn(col, body, locale)
+        elif kinds[0] == "expr":
+            self.derived(col, body)
+        else:
+            self.label_col(col, body)
+        return col
+
+    def common(self, col: ColumnDef, body: Mapping[str, Any]) -> None:
+        path = col.path
+        per = body.get("per")
+        if per is not None and not isinstance(per, str):
+            self.add(f"{path}.per", "a column name", repr(per), "name an entity or categorical column")
+        col.per = per if isinstance(per, str) else None
+        hidden = body.get("hidden", False)
+        if not isinstance(hidden, bool):
+            self.add(f"{path}.hidden", "true or false", repr(hidden), "use hidden: true")
+        col.hidden = hidden is True
+        nr = body.get("null_rate", 0.0)
+        if not _is_num(nr) or not 0 <= nr < 1:
+            self.add(f"{path}.null_rate", "a number in [0, 1)", repr(nr), "e.g. null_rate: 0.02")
+        else:
+            col.null_rate = float(nr)
+        st = body.get("semantic_type")
+        if st is not None and st not in SEMANTIC_TYPES:
+            self.add(
+                f"{path}.semantic_type",
+                "one of " + ", ".join(SEMANTIC_TYPES),
+                repr(st),
+                _suggest(st, SEMANTIC_TYPES),
+            )
+        else:
+            col.semantic_type = st
+        d = body.get("description")
+        col.description = d if isinstance(d, str) else None
+
+    def numeric_options(self, col: ColumnDef, body: Mapping[str, Any], default_dtype: str) -> None:
+        path = col.path
+        for b in ("min", "max"):
+            if b in body:
+                if not _is_num(body[b]):
+                    self.add(f"{path}.{b}", "a number", repr(body[b]), f"write {b}: <number>")
+                else:
+                    setattr(col, b, float(body[b]))
+        if col.min is not None and col.max is not None and not col.min < col.max:
+            self.add(
+                f"{path}.max",
+                f"max greater than min ({col.min:g})",
+                repr(body["max"]),
+                "swap or fix the bounds",
+            )
+        bounds = body.get("bounds", "truncate")
+        if bounds not in ("truncate", "clip"):
+            self.add(f"{path}.bounds", "'truncate' or 'clip'", repr(bounds), "use truncate or clip")
+        else:
+            col.bounds = bounds
+        dec = body.get("decimals")
+        if dec is not None and (not _is_int(dec) or dec < 0):
+            self.add(f"{path}.decimals", "an integer >= 0", repr(dec), "e.g. decimals: 2")
+        elif dec is not None:
+            col.decimals = dec
+        if "round_to" in body:
+            col.round_to = self.param(f"{path}.round_to", body["round_to"], check="positive")
+        dtype = body.get("dtype", default_dtype)
+        if dtype not in ("int", "float"):
+            self.add(f"{path}.dtype", "'int' or 'float'", repr(dtype), "use int or float")
+            dtype = default_dtype
+        col.value_kind = dtype
+
+    def drawn(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        dist = body["distribution"]
+        col.distribution = dist
+        if dist not in DISTRIBUTIONS:
+            self.add(
+                f"{path}.distribution",
+                "one of " + ", ".join(DISTRIBUTIONS),
+                repr(dist),
+                _suggest(dist, DISTRIBUTIONS),
+            )
+            col.distribution = None
+            return
+        required, optional, extra = DISTRIBUTIONS[dist]
+        allowed = ("distribution", *_COMMON_KEYS, *required, *optional, *extra)
+        if dist in _NUMERIC_DRAWN:
+            allowed += _NUMERIC_KEYS
+        self.unknown_keys(path, body, allowed, f"{dist!r}")
+        checks = {
+            "std": "positive",
+            "sigma": "positive",
+            "rate": "positive",
+            "scale": "positive",
+            "shape": "positive",
+            "a": "positive",
+            "b": "positive",
+            "lam": "nonneg",
+            "p": "prob",
+        }
+        for k in required:
+            if k not in body:
+                self.add(
+                    path,
+                    f"the parameter {k!r} for {dist} (needs " + ", ".join(required) + ")",
+                    f"no {k!r}",
+                    f"add '{k}: <value>'",
+                )
+        for k in (*required, *optional):
+            if k in body:
+                p = self.param(f"{path}.{k}", body[k], check=checks.get(k))
+                if p is not None:
+                    col.params[k] = p
+        if optional == ("rate", "scale"):
+            given = [k for k in optional if k in body]
+            if len(given) != 1:
+                self.add(
+                    path,
+                    f"exactly one of 'rate' or 'scale' for {dist}",
+                    "none" if not given else "both",
+                    "give the rate (events per unit) or the scale (mean gap = 1/rate)",
+                )
+        if dist in _NUMERIC_DRAWN:
+            self.numeric_options(col, body, "int" if dist in ("poisson", "integer") else "float")
+            a, b = col.params.get("low"), col.params.get("high")
+            if a is not None and b is not None and a.is_literal and b.is_literal:
+                strict = dist == "uniform"
+                if (a.value >= b.value) if strict else (a.value > b.value):
+                    self.add(
+                        f"{path}.high",
+                        f"high {'>' if strict else '>='} low ({a.value})",
+                        repr(b.value),
+                        "fix the range",
+                    )
+            if dist == "integer":
+                for k in ("low", "high"):
+                    p = col.params.get(k)
+                    if p is not None and p.is_literal and not float(p.value).is_integer():
+                        self.add(f"{path}.{k}", "an integer", repr(p.value), "use whole numbers")
+            return
+        getattr(self, f"d_{dist}")(col, body, locale)
+
+    def d_bernoulli(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        col.value_kind = "bool"
+
+    def d_uuid(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        col.value_kind = "str"
+
+    def d_categorical(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        cats = body.get("categories")
+        weights_raw = body.get("weights")
+        cat_list: list[Any] | None = None
+        weights: Any = None
+        if isinstance(cats, Mapping) and cats:
+            cat_list = list(cats.keys())
+            weights = self.check_weights(f"{path}.categories", list(cats.values()), None)
+            if weights_raw is not None:
+                self.add(
+                    f"{path}.weights",
+                    "weights either in 'categories' (a mapping) or in 'weights', not both",
+                    "both",
+                    "remove 'weights' or write categories as a list",
+                )
+        elif isinstance(cats, list) and cats:
+            cat_list = list(cats)
+            if any(not isinstance(c, (str, int, float, bool)) for c in cat_list):
+                self.add(
+                    f"{path}.categories",
+                    "plain values (strings or numbers)",
+                    repr(cat_list),
+                    "list plain values",
+                )
+            if weights_raw is None:
+                weights = [1.0] * len(cat_list)
+            elif isinstance(weights_raw, Mapping):
+                p = self.param(f"{path}.weights", weights_raw, check="weights")
+                if p is not None:
+                    for k, w in (p.table or {}).items():
+                        self.check_weights(f"{path}.weights.values.{k}", w, len(cat_list))
+                    if p.has_default:
+                        self.check_weights(f"{path}.weights.default", p.default, len(cat_list))
+                weights = p
+            else:
+                weights = self.check_weights(f"{path}.weights", weights_raw, len(cat_list))
+        else:
+            self.add(
+                f"{path}.categories" if "categories" in body else path,
+                "a non-empty list of categories, or a mapping category -> weight",
+                repr(cats) if "categories" in body else "no 'categories'",
+                "e.g. categories: {a: 0.7, b: 0.3}",
+            )
+        if cat_list is not None:
+            dup = sorted({str(c) for c in cat_list if cat_list.count(c) > 1})
+            if dup:
+                self.add(
+                    f"{path}.categories",
+                    "distinct categories",
+                    "repeated " + ", ".join(map(repr, dup)),
+                    "list each category once",
+                )
+            col.options["categories"] = cat_list
+            kinds = {_value_kind(c) for c in cat_list}
+            col.value_kind = kinds.pop() if len(kinds) == 1 else "unknown"
+        col.options["weights"] = weights
+
+    def d_faker(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        loc = body.get("locale", locale)
+        col.value_kind = "str"
+        if not isinstance(loc, str) or loc not in _faker_locales():
+            self.add(
+                f"{path}.locale",
+                "a Faker locale such as en_US, fr_FR, de_DE",
+                repr(loc),
+                _suggest(loc, _faker_locales()),
+            )
+            return
+        col.options["locale"] = loc
+        args = body.get("args", {})
+        if not isinstance(args, Mapping):
+            self.add(f"{path}.args", "a mapping of keyword arguments", repr(args), "e.g. args: {}")
+            args = {}
+        col.options["args"] = dict(args)
+        pool = body.get("pool_size", DEFAULT_POOL_SIZE)
+        if not _is_int(pool) or pool < 1:
+            self.add(f"{path}.pool_size", "an integer >= 1", repr(pool), "e.g. pool_size: 10000")
+            pool = DEFAULT_POOL_SIZE
+        col.options["pool_size"] = pool
+        unique = body.get("unique", False)
+        if not isinstance(unique, bool):
+            self.add(f"{path}.unique", "true or false", repr(unique), "use unique: true")
+        col.options["unique"] = unique is True
+        provider = body.get("provider")
+        if not isinstance(provider, str) or provider.startswith("_"):
+            self.add(
+                f"{path}.provider" if "provider" in body else path,
+                "a Faker provider name such as name, email, city, ipv4",
+                repr(provider) if "provider" in body else "no 'provider'",
+                "add e.g. 'provider: name'",
+            )
+            return
+        fk = _faker(loc)
+        ok = any(callable(getattr(p, provider, None)) for p in fk.providers)
+        fn = getattr(fk, provider, None) if ok else None
+        if not callable(fn):
+            names = [n for n in dir(fk) if not n.startswith("_")]
+            self.add(
+                f"{path}.provider",
+                f"a Faker provider of locale {loc}",
+                repr(provider),
+                _suggest(provider, names),
+            )
+            return
+        try:
+            sample = fn(**args)
+        except Exception as e:  # a provider that refuses its arguments
+            self.add(
+                f"{path}.args",
+                f"arguments accepted by faker's {provider}()",
+                f"{type(e).__name__}: {e}",
+                "fix or remove the arguments",
+            )
+            return
+        col.options["provider"] = provider
+        col.value_kind = _value_kind(sample)
+
+    def d_datetime(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        col.value_kind = "datetime"
+        tz = self.tz(col, body)
+        for k in ("start", "end"):
+            if k not in body:
+                self.add(path, f"a {k!r} date/time", f"no {k!r}", f"add '{k}: 2024-01-01'")
+            else:
+                col.options[k] = self.timestamp(f"{path}.{k}", body[k], tz)
+        s, e = col.options.get("start"), col.options.get("end")
+        if s is not None and e is not None and not e > s:
+            self.add(f"{path}.end", f"an end after start ({s})", str(e), "fix the range")
+        for k, n in (("hour_weights", 24), ("weekday_weights", 7)):
+            if k in body:
+                col.options[k] = self.check_weights(f"{path}.{k}", body[k], n)
+        self.resolution(col, body, "s")
+
+    def tz(self, col: ColumnDef, body: Mapping[str, Any]) -> str | None:
+        tz = body.get("tz")
+        if tz is None:
+            return None
+        err = _check_tz(tz) if isinstance(tz, str) else "not a string"
+        if err:
+            self.add(
+                f"{col.path}.tz",
+                "a time zone such as UTC, Europe/Paris, America/New_York",
+                f"{tz!r} ({err})",
+                "use an IANA time zone name",
+            )
+            return None
+        col.options["tz"] = tz
+        return tz
+
+    def resolution(self, col: ColumnDef, body: Mapping[str, Any], default: str) -> None:
+        res = body.get("resolution", default)
+        if res not in RESOLUTIONS:
+            self.add(
+                f"{col.path}.resolution",
+                "one of " + ", ".join(RESOLUTIONS),
+                repr(res),
+                _suggest(res, RESOLUTIONS),
+            )
+            res = default
+        col.options["resolution"] = res
+
+    def d_event_time(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        col.value_kind = "datetime"
+        tz = self.tz(col, body)
+        if "start" not in body:
+            self.add(path, "a 'start' date/time", "no 'start'", "add 'start: 2024-01-01T00:00:00'")
+        else:
+            col.options["start"] = self.timestamp(f"{path}.start", body["start"], tz)
+        unit = body.get("unit", "s")
+        if unit not in UNITS:
+            self.add(f"{path}.unit", "one of " + ", ".join(UNITS), repr(unit), _suggest(unit, UNITS))
+            unit = "s"
+        col.options["unit"] = unit
+        by = body.get("by")
+        if by is not None and not isinstance(by, str):
+            self.add(f"{path}.by", "a column name", repr(by), "name the entity column")
+        col.by = by if isinstance(by, str) else None
+        self.resolution(col, body, "ms")
+        col.stage = 2
+
+    def d_sequence(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        start, step = body.get("start", 1), body.get("step", 1)
+        if not _is_int(start):
+            self.add(f"{path}.start", "an integer", repr(start), "e.g. start: 1")
+            start = 1
+        if not _is_int(step) or step == 0:
+            self.add(f"{path}.step", "a non-zero integer", repr(step), "e.g. step: 1")
+            step = 1
+        col.options.update(start=start, step=step)
+        by = body.get("by")
+        if by is not None and not isinstance(by, str):
+            self.add(f"{path}.by", "a column name", repr(by), "name the grouping column")
+        col.by = by if isinstance(by, str) else None
+        col.options["format"] = self.id_format(f"{path}.format", body.get("format"))
+        col.value_kind = "str" if col.options["format"] else "int"
+        col.stage = 3
+
+    def id_format(self, path: str, fmt: Any) -> str | None:
+        if fmt is None:
+            return None
+        try:
+            if not isinstance(fmt, str):
+                raise TypeError
+            fmt.format(1)
+        except Exception:
+            self.add(
+                path,
+                "a Python format string with one field, e.g. 'C{:06d}'",
+                repr(fmt),
+                "write the number's place as {} or {:06d}",
+            )
+            return None
+        return fmt
+
+    def d_entity(self, col: ColumnDef, body: Mapping[str, Any], locale: str) -> None:
+        path = col.path
+        count = body.get("count")
+        if not _is_int(count) or count < 1:
+            self.add(
+                f"{path}.count" if "count" in body else path,
+                "the number of entities, an integer >= 1",
+                repr(count) if "count" in body else "no 'count'",
+                "e.g. count: 1000",
+            )
+            count = 1
+        skew = body.get("skew", 0.0)
+        if not _is_num(skew) or skew < 0:
+            self.add(f"{path}.skew", "a number >= 0 (0: all equally active)", repr(skew), "e.g. 1.0")
+            skew = 0.0
+        start = body.get("start", 1)
+        if not _is_int(start):
+            self.add(f"{path}.start", "an integer", repr(start), "e.g. start: 1")
+            start = 1
+        fmt = self.id_format(f"{path}.format", body.get("format"))
+        col.options.update(count=count, skew=float(skew), start=start, format=fmt)
+        col.value_kind = "str" if fmt else "int"
+
+    def derived(self, col: ColumnDef, body: Mapping[str, Any]) -> None:
+        path = col.path
+        self.unknown_keys(path, body, ("expr", "dtype", "decimals", *_COMMON_KEYS), "'expr'")
+        raw = body["expr"]
+        if isinstance(raw, Mapping):
+            col.expr = self.lookup_any(f"{path}.expr", raw)
+        else:
+            e = self.expr(f"{path}.expr", raw)
+            col.expr = Param(expr=e) if e is not None else None
+        dtype = body.get("dtype")
+        if dtype is not None and dtype not in ("int", "float", "bool", "str"):
+            self.add(f"{path}.dtype", "one of int, float, bool, str", repr(dtype), "fix the dtype")
+            dtype = None
+        col.options["dtype"] = dtype
+        dec = body.get("decimals")
+        if dec is not None and (not _is_int(dec) or dec < 0):
+            self.add(f"{path}.decimals", "an integer >= 0", repr(dec), "e.g. decimals: 2")
+        elif dec is not None:
+            col.decimals = dec
+
+    def lookup_any(self, path: str, raw: Mapping[str, Any]) -> Param | None:
+        """A lookup whose values can be anything plain (strings, numbers, booleans)."""
+        self.unknown_keys(path, raw, ("by", "values", "default"), "lookup")
+        by, values = raw.get("by"), raw.get("values")
+        ok = True
+        if not isinstance(by, str):
+            self.add(f"{path}.by" if "by" in raw else path, "a column name in 'by'", repr(by), "add 'by: <column>'")
+            ok = False
+        if not isinstance(values, Mapping) or not values:
+            self.add(
+                f"{path}.values" if "values" in raw else path,
+                "a non-empty mapping 'values: {value: result}'",
+                repr(values),
+                "list the result for each value of the 'by' column",
+            )
+            ok = False
+        else:
+            for k, v in values.items():
+                if not isinstance(v, (str, int, float, bool)):
+                    self.add(f"{path}.values.{k}", "a plain value", repr(v), "use a string or number")
+                    ok = False
+        if not ok:
+            return None
+        return Param(by=by, table=dict(values), default=raw.get("default"), has_default="default" in raw)
+
+    def label_col(self, col: ColumnDef, body: Mapping[str, Any]) -> None:
+        path = col.path
+        self.unknown_keys(path, body, ("label", "noise", *_COMMON_KEYS), "'label'")
+        raw = body["label"]
+        if isinstance(raw, list) and raw:
+            parts = [self.expr(f"{path}.label[{i}]", t) for i, t in enumerate(raw)]
+            if all(p is not None for p in parts):
+                col.label = self.expr(
+                    f"{path}.label", " or ".join(f"({p.text})" for p in parts if p is not None)
+                )
+        else:
+            col.label = self.expr(f"{path}.label", raw)
+        noise = body.get("noise", 0.0)
+        if not _is_num(noise) or not 0 <= noise <= 0.5:
+            self.add(
+                f"{path}.noise",
+                "the share of labels flipped, a number in [0, 0.5]",
+                repr(noise),
+                "e.g. noise: 0.01",
+            )
+        else:
+            col.noise = float(noise)
+        col.value_kind = "bool"
+
+    # cross-column checks
+    def references(self, cols: list[ColumnDef]) -> None:
+        index = {c.name: i for i, c in enumerate(cols)}
+        kinds: dict[str, str] = {}
+        for i, c in enumerate(cols):
+            refs = self.refs_by_field(c)
+            for fld, names in refs:
+                fpath = f"{c.path}.{fld}"
+                for n in sorted(names):
+                    if n not in index:
+                        known = list(index)
+                        close = difflib.get_close_matches(n, known, n=3)
+                        text = self.field_text(c, fld)
+                        self.add(
+                            fpath,
+                            "names of columns defined above",
+                            f"unknown name {n!r}" + (f" in {text!r}" if text else ""),
+                            f"did you mean {', '.join(map(repr, close))}?"
+                            if close
+                            else "define the column first, or fix the name",
+                        )
+                    elif n == c.name:
+                        self.add(
+                            fpath,
+                            "a reference to other columns",
+                            f"the column {n!r} refers to itself",
+                            "use a hidden helper column",
+                        )
+                    elif index[n] > i and c.distribution != "sequence":
+                        self.add(
+                            fpath,
+                            "only columns defined above (columns are computed in order)",
+                            f"a reference to {n!r}, defined below at {self.where(cols[index[n]].path)}",
+                            f"move {n!r} above {c.name!r}",
+                        )
+                    elif cols[index[n]].stage == 3:
+                        self.add(
+                            fpath,
+                            "a column that is not a sequence",
+                            f"a reference to the sequence column {n!r}",
+                            "sequences are numbered after sorting; nothing can use them",
+                        )
+            # per
+            if c.per is not None and c.per in index and index[c.per] < i:
+                g = cols[index[c.per]]
+                if not _is_group(g):
+                    self.add(
+                        f"{c.path}.per",
+                        "an entity, categorical or bernoulli column",
+                        f"{c.per!r}, a {g.distribution or g.kind} column",
+                        "make the group column an entity or a categorical column",
+                    )
+                if c.distribution in ("event_time", "sequence") or c.kind == "label":
+                    self.add(
+                        f"{c.path}.per",
+                        "no 'per' on event_time, sequence or label columns",
+                        f"per: {c.per}",
+                        "remove 'per'",
+                    )
+                for fld, names in refs:
+                    for n in names:
+                        if n in index and n != c.per and cols[index[n]].per != c.per:
+                            self.add(
+                                f"{c.path}.{fld}",
+                                f"only {c.per!r} or other columns drawn per {c.per!r}",
+                                f"a reference to {n!r}",
+                                f"add 'per: {c.per}' to {n!r} or drop 'per' from {c.name!r}",
+                            )
+            # lookup keys against known categories
+            for fld, p in self.lookups(c):
+                if p.by in index and index[p.by] < i:
+                    cats = _domain(cols[index[p.by]])
+                    if cats is not None:
+                        bad = [k for k in (p.table or {}) if k not in cats]
+                        for k in bad:
+                            self.add(
+                                f"{c.path}.{fld}.values.{k}",
+                                f"values of {p.by!r} (" + ", ".join(map(str, cats)) + ")",
+                                repr(k),
+                                _suggest(k, [str(x) for x in cats]),
+                            )
+                        missing = [k for k in cats if k not in (p.table or {})]
+                        if missing and not p.has_default:
+                            self.add(
+                                f"{c.path}.{fld}",
+                                f"an entry for every value of {p.by!r} or a 'default'",
+                                "no entry for " + ", ".join(map(repr, missing)),
+                                "add the missing values or a 'default:'",
+                            )
+            # stages
+            ref_stages = [cols[index[n]].stage for _, ns in refs for n in ns if n in index and index[n] < i]
+            if c.distribution == "event_time":
+                if any(s >= 2 for s in ref_stages):
+                    self.add(
+                        c.path,
+                        "an event_time whose rate and 'by' use row-level columns only",
+                        "a reference to another event_time column (or a column derived from one)",
+                        "base the rate on columns drawn per row or per entity",
+                    )
+                if c.by is not None and c.by in index and not _is_group(cols[index[c.by]]):
+                    pass  # any column can group an event stream (grouped by its values)
+            elif c.stage != 3 and any(s == 2 for s in ref_stages):
+                c.stage = 2
+            if c.per is not None and c.stage == 2:
+                pass
+            # kinds
+            if c.kind == "expr" and c.expr is not None:
+                k = c.expr.expr.kind(kinds) if c.expr.expr is not None else _lookup_kind(c.expr)
+                c.value_kind = c.options.get("dtype") or k
+            if c.kind == "label" and c.label is not None:
+                k = c.label.kind(kinds)
+                if k not in ("bool", "unknown"):
+                    self.add(
+                        f"{c.path}.label",
+                        "a true/false expression (a comparison, and/or/not)",
+                        f"an expression giving {k} values: {c.label.text!r}",
+                        "compare it, e.g. 'amount > 500'",
+                    )
+            kinds[c.name] = c.value_kind
+
+    def refs_by_field(self, c: ColumnDef) -> list[tuple[str, frozenset[str]]]:
+        out: list[tuple[str, frozenset[str]]] = []
+        for k, p in c.params.items():
+            out.append((k, p.names))
+        if c.round_to is not None:
+            out.append(("round_to", c.round_to.names))
+        if c.expr is not None:
+            out.append(("expr", c.expr.names))
+        if c.label is not None:
+            out.append(("label", c.label.names))
+        w = c.options.get("weights")
+        if isinstance(w, Param):
+            out.append(("weights", w.names))
+        if c.per is not None:
+            out.append(("per", frozenset({c.per})))
+        if c.by is not None:
+            out.append(("by", frozenset({c.by})))
+        return out
+
+    def field_text(self, c: ColumnDef, fld: str) -> str | None:
+        if fld == "expr" and c.expr is not None and c.expr.expr is not None:
+            return c.expr.expr.text
+        if fld == "label" and c.label is not None:
+            return c.label.text
+        p = c.params.get(fld) or (c.round_to if fld == "round_to" else None)
+        if p is not None and p.expr is not None:
+            return p.expr.text
+        return None
+
+    def lookups(self, c: ColumnDef) -> list[tuple[str, Param]]:
+        out = [(k, p) for k, p in c.params.items() if p.by is not None]
+        if c.round_to is not None and c.round_to.by is not None:
+            out.append(("round_to", c.round_to))
+        if c.expr is not None and c.expr.by is not None:
+            out.append(("expr", c.expr))
+        w = c.options.get("weights")
+        if isinstance(w, Param) and w.by is not None:
+            out.append(("weights", w))
+        return out
+
+    # rules
+    def rules(self, raw: Any, cols: list[ColumnDef]) -> list[RuleDef]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.add("rules", "a list of rules", repr(raw), "write each rule as '- check: ...'")
+            return []
+        index = {c.name: c for c in cols}
+        kinds = {c.name: c.value_kind for c in cols}
+        out: list[RuleDef] = []
+        for i, r in enumerate(raw):
+            path = f"rules[{i}]"
+            if isinstance(r, str):
+                r = {"check": r}
+            if not isinstance(r, Mapping):
+                self.add(path, "a check string or a mapping with 'check'", repr(r), "see the docs")
+                continue
+            self.unknown_keys(path, r, _RULE_KEYS, "rule")
+            if "check" not in r:
+                self.add(path, "a 'check' expression", "no 'check'", "add check: \"amount > 0\"")
+                continue
+            check = self.expr(f"{path}.check", r["check"])
+            when = self.expr(f"{path}.when", r["when"]) if r.get("when") is not None else None
+            if check is None or (r.get("when") is not None and when is None):
+                continue
+            ok = True
+            for fld, e in (("check", check), ("when", when)):
+                if e is None:
+                    continue
+                for n in sorted(e.names):
+                    if n not in index:
+                        close = difflib.get_close_matches(n, list(index), n=3)
+                        self.add(
+                            f"{path}.{fld}",
+                            "names of columns of the spec",
+                            f"unknown name {n!r} in {e.text!r}",
+                            f"did you mean {', '.join(map(repr, close))}?"
+                            if close
+                            else "fix the name",
+                        )
+                        ok = False
+                    elif index[n].stage == 3:
+                        self.add(
+                            f"{path}.{fld}",
+                            "a column that is not a sequence",
+                            f"the sequence column {n!r}",
+                            "sequences are numbered after sorting; rules cannot use them",
+                        )
+                        ok = False
+                k = e.kind(kinds)
+                if ok and k not in ("bool", "unknown"):
+                    self.add(
+                        f"{path}.{fld}",
+                        "a true/false expression",
+                        f"an expression giving {k} values: {e.text!r}",
+                        "compare it, e.g. 'amount > 0'",
+                    )
+                    ok = False
+            if not ok:
+                continue
+            name = r.get("name", check.text)
+            rule = RuleDef(
+                name=str(name),
+                check=check,
+                when=when,
+                path=path,
+                description=r.get("description") if isinstance(r.get("description"), str) else None,
+            )
+            rule.stage = max([index[n].stage for n in rule.names] or [1])
+            out.append(rule)
+        return out
+
+    def order_by(self, raw: Any, cols: list[ColumnDef]) -> list[str]:
+        if raw is None:
+            return []
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            self.add("order_by", "a list of column names", repr(raw), "e.g. order_by: [host, timestamp]")
+            return []
+        index = {c.name: c for c in cols}
+        out = []
+        for i, n in enumerate(raw):
+            if n not in index:
+                self.add(f"order_by[{i}]", "a column of the spec", repr(n), _suggest(n, index))
+            elif index[n].stage == 3:
+                self.add(
+                    f"order_by[{i}]",
+                    "a column that is not a sequence",
+                    repr(n),
+                    "sequences are numbered in the sorted order; sort by other columns",
+                )
+            else:
+                out.append(n)
+        return out
+
+    # rules enforced while drawing
+    def constructive(self, cols: list[ColumnDef], rules: list[RuleDef]) -> None:
+        index = {c.name: i for i, c in enumerate(cols)}
+        for ri, rule in enumerate(rules):
+            body = rule.check.tree.body
+            conjuncts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+            for node in conjuncts:
+                for name, item in _constructive_items(node):
+                    if name not in index:
+                        continue
+                    c = cols[index[name]]
+                    if c.kind != "draw" or c.distribution not in _NUMERIC_DRAWN or c.per is not None:
+                        continue
+                    if c.stage != 1:
+                        continue
+                    if rule.when is not None and any(
+                        n not in index or index[n] >= index[name] or cols[index[n]].stage != 1
+                        for n in rule.when.names
+                    ):
+                        continue
+                    c.constructive.append(_Construct(rule=ri, when=rule.when, **item))
+
+
+def _constructive_items(node: ast.AST) -> list[tuple[str, dict[str, Any]]]:
+    """Recognise ``col OP number`` (chains too) and ``col % k == 0`` in a rule's check."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if not isinstance(node, ast.Compare):
+        return out
+    # grid: col % k == 0
+    if (
+        len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Eq)
+        and isinstance(node.left, ast.BinOp)
+        and isinstance(node.left.op, ast.Mod)
+        and isinstance(node.left.left, ast.Name)
+        and _num_const(node.left.right) is not None
+        and _num_const(node.comparators[0]) == 0
+    ):
+        k = _num_const(node.left.right)
+        if k is not None and k > 0:
+            out.append((node.left.left.id, {"grid": float(k)}))
+        return out
+    operands = [node.left, *node.comparators]
+    for a, op, b in zip(operands, node.ops, operands[1:], strict=False):
+        if isinstance(a, ast.Name) and _num_const(b) is not None:
+            name, val, flip = a.id, _num_const(b), False
+        elif isinstance(b, ast.Name) and _num_const(a) is not None:
+            name, val, flip = b.id, _num_const(a), True
+        else:
+            continue
+        kind = type(op)
+        if flip:
+            kind = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}.get(kind, kind)
+        if kind in (ast.Gt, ast.GtE):
+            out.append((name, {"lo": float(val), "lo_strict": kind is ast.Gt}))
+        elif kind in (ast.Lt, ast.LtE):
+            out.append((name, {"hi": float(val), "hi_strict": kind is ast.Lt}))
+    return out
+
+
+def _num_const(node: ast.AST) -> float | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _num_const(node.operand)
+        return -v if v is not None else None
+    if isinstance(node, ast.Constant) and _is_num(node.value):
+        return node.value
+    return None
+
+
+def _value_kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        return "unknown"
+    return "unknown"
+
+
+def _lookup_kind(p: Param) -> str:
+    kinds = {_value_kind(v) for v in p.literal_values()}
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds <= {"int", "float"}:
+        return "float"
+    return "unknown"
+
+
+def _is_group(c: ColumnDef) -> bool:
+    return c.distribution in ("entity", "categorical", "bernoulli") and c.kind == "draw"
+
+
+def _domain(c: ColumnDef) -> list[Any] | None:
+    """The finite set of values of a column, if the spec fixes it."""
+    if c.kind != "draw":
+        if c.kind == "label":
+            return [False, True]
+        return None
+    if c.distribution == "categorical":
+        return c.options.get("categories")
+    if c.distribution == "bernoulli":
+        return [False, True]
+    if c.distribution == "entity":
+        return _entity_values(c)
+    return None
+
+
+def _entity_values(c: ColumnDef) -> list[Any]:
+    start, count, fmt = c.options["start"], c.options["count"], c.options["format"]
+    if fmt:
+        return [fmt.format(i) for i in range(start, start + count)]
+    return list(range(start, start + count))
+
+
+# -- summary -------------------------------------------------------------------------------
+def _id_template(fmt: str | None) -> str:
+    """``'C{:06d}'`` -> ``'C{d6}'`` (the schema's id template), else the format itself."""
+    if not fmt:
+        return "int"
+    import re
+
+    m = re.fullmatch(r"(.*)\{:0(\d+)d\}(.*)", fmt, flags=re.S)
+    if m and "{" not in m.group(1) + m.group(3):
+        return f"{m.group(1)}{{d{m.group(2)}}}{m.group(3)}"
+    return fmt
+
+
+def _pandas_dtype(kind: str, tz: str | None = None) -> str:
+    return {
+        "int": "int64",
+        "float": "float64",
+        "bool": "bool",
+        "datetime": f"datetime64[ns, {tz}]" if tz else "datetime64[ns]",
+    }.get(kind, "object")
+
+
+def _summarise(spec: RuleSpec, c: ColumnDef) -> ColumnSummary:
+    facts: dict[str, Any] = {}
+    kind = c.value_kind
+    sem = "categorical"
+    if c.kind == "label" or kind == "bool":
+        sem, kind = "boolean", "bool"
+    elif c.kind == "draw":
+        d = c.distribution
+        if d in _NUMERIC_DRAWN:
+            sem = "numerical"
+            facts.update(_numeric_facts(spec, c))
+        elif d == "categorical":
+            facts["categories"] = list(c.options["categories"])
+        elif d in ("datetime", "event_time"):
+            sem = "datetime"
+            tz = c.options.get("tz")
+            res = c.options["resolution"]
+            facts["resolution"] = "m" if res == "min" else res
+            if tz:
+                facts["timezone"] = tz
+            s = c.options.get("start")
+            if s is not None:
+                facts["min"] = s.isoformat()
+            e = c.options.get("end")
+            if e is not None:
+                facts["max"] = e.isoformat()
+        elif d in ("sequence", "entity"):
+            sem = "id"
+            facts["id_format"] = _id_template(c.options.get("format"))
+        elif d == "uuid":
+            sem = "id"
+            facts["id_format"] = "uuid"
+        elif d == "faker":
+            provider = c.options.get("provider", "")
+            facts["locale"] = c.options.get("locale", spec.locale)
+            if provider in _PII_PROVIDERS:
+                sem = "pii"
+                facts["pii_kind"] = _PII_PROVIDERS[provider]
+            elif provider in _TEXT_PROVIDERS:
+                sem = "text"
+            else:
+                sem = "categorical"
+                del facts["locale"]
+    elif kind in ("int", "float"):
+        sem = "numerical"
+        facts["dtype"] = kind
+        if c.decimals is not None:
+            facts["decimals"] = c.decimals
+    elif kind == "datetime":
+        sem = "datetime"
+    elif kind == "str" and c.expr is not None and c.expr.by is not None:
+        vals = c.expr.literal_values()
+        facts["categories"] = sorted({str(v) for v in vals})
+    if kind == "unknown":
+        kind = "str"
+    if c.semantic_type is not None:
+        sem = c.semantic_type
+    tz = c.options.get("tz") if kind == "datetime" else None
+    if sem == "numerical" and kind in ("int", "float"):
+        facts.setdefault("dtype", kind)
+    return ColumnSummary(
+        name=c.name,
+        semantic_type=sem,
+        dtype=kind,
+        pandas_dtype=_pandas_dtype(kind, tz),
+        nullable=c.null_rate > 0,
+        facts=facts,
+        description=c.description,
+    )
+
+
+def _numeric_facts(spec: RuleSpec, c: ColumnDef) -> dict[str, Any]:
+    lo, hi = c.min, c.max
+    d = c.distribution
+    natural_lo = {"lognormal": 0.0, "exponential": 0.0, "gamma": 0.0, "beta": 0.0, "poisson": 0.0}
+    if d in natural_lo:
+        lo = natural_lo[d] if lo is None else max(lo, natural_lo[d])
+    if d == "beta":
+        hi = 1.0 if hi is None else min(hi, 1.0)
+    if d in ("uniform", "integer"):
+        a, b = c.params.get("low"), c.params.get("high")
+        if a is not None and a.is_literal:
+            lo = float(a.value) if lo is None else max(lo, float(a.value))
+        if b is not None and b.is_literal:
+            hi = float(b.value) if hi is None else min(hi, float(b.value))
+    for k in c.constructive:
+        if k.when is None and k.lo is not None:
+            lo = k.lo if lo is None else max(lo, k.lo)
+        if k.when is None and k.hi is not None:
+            hi = k.hi if hi is None else min(hi, k.hi)
+    facts: dict[str, Any] = {"dtype": c.value_kind}
+    if c.bounds == "clip" or d not in _NUMERIC_DRAWN:
+        pass
+    if lo is not None:
+        facts["min"] = int(math.ceil(lo)) if c.value_kind == "int" else lo
+    if hi is not None:
+        facts["max"] = int(math.floor(hi)) if c.value_kind == "int" else hi
+    if c.decimals is not None and c.value_kind == "float":
+        facts["decimals"] = c.decimals
+    return facts
+
+
+_ = FUNCTIONS  # re-exported vocabulary for docs

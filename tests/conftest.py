@@ -1,0 +1,58 @@
+"""Shared fixtures. Slow end-to-end tests run only with --runslow (``make test`` passes it)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="run slow tests too")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (make test does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def adult_train() -> pd.DataFrame:
+    """UCI Adult training split (real data, bundled with sosie)."""
+    from sosie.datasets import load_adult
+
+    return load_adult("train")
+
+
+@pytest.fixture(scope="session")
+def adult_small(adult_train) -> pd.DataFrame:
+    """A 3,000-row sample of Adult for fast tests."""
+    return adult_train.sample(3000, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture
+def global_rng_guard():
+    """Fails the test if the global numpy/random/torch state changed."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    torch_state = None
+    try:
+        import torch
+
+        torch_state = torch.random.get_rng_state().clone()
+    except ImportError:
+        torch = None
+    yield
+    after = np.random.get_state()
+    assert np_state[0] == after[0] and np.array_equal(np_state[1], after[1]) and np_state[2:] == after[2:], (
+        "global numpy random state changed"
+    )
+    assert random.getstate() == py_state, "global random state changed"
+    if torch_state is not None:
+        assert torch.equal(torch_state, torch.random.get_rng_state()), "global torch state changed"
