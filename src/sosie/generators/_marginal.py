@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-PARAMETRIC_FAMILIES = ("norm", "lognorm", "gamma", "beta", "uniform", "truncnorm")
+PARAMETRIC_FAMILIES = ("uniform", "norm", "lognorm", "gamma", "truncnorm", "beta")
+_KS_TOLERANCE = 0.005  # a later (richer) family must beat an earlier one by this much
 
 
 _ZMAX = 8.5  # |z| beyond which the standard normal has no mass in float64 terms
@@ -213,7 +214,7 @@ def _fit_parametric(rest: np.ndarray, family: str):
         except Exception:  # a family that cannot fit this data is skipped
             continue
         ks = stats.kstest(sample, dist.cdf).statistic
-        if best is None or ks < best[0]:
+        if best is None or ks < best[0] - _KS_TOLERANCE:
             best = (ks, name, dist)
     if best is None:
         return None

@@ -126,25 +126,66 @@ class GaussianCopulaGenerator(Generator):
         cols = self.preprocessor_.model_columns
         n, d = X.shape
         self.marginals_: list[Marginal] = []
+        self.code_orders_: dict[int, np.ndarray] = {}
         scores = np.zeros((n, d))
         observed = ~np.isnan(X)
         for j, col in enumerate(cols):
-            x = X[observed[:, j], j]
-            if x.size == 0:  # fully missing in training (should not happen after validation)
-                x = np.zeros(1)
-            m = fit_marginal(
-                x,
-                discrete=col.kind != "continuous",
-                max_atoms=self.max_atoms,
-                atom_share=self.atom_share,
-                n_knots=self.n_knots,
-                family=self._family(col.source) if col.kind == "continuous" else "empirical",
-            )
-            self.marginals_.append(m)
-            lo, hi = m.interval(x)
-            scores[observed[:, j], j] = _normal_scores(lo, hi, len(x))
+            self.marginals_.append(self._fit_column(X[observed[:, j], j], col))
+            scores[observed[:, j], j] = self._scores(j, X[observed[:, j], j])
+        # Nominal categories have no natural order, but a Gaussian copula needs one:
+        # order each categorical's codes along the direction that best explains the
+        # other columns (first component of the per-category mean scores).
+        for j, col in enumerate(cols):
+            if col.kind == "discrete" and (col.n_categories or 0) >= 3:
+                order = self._category_order(j, X[:, j], scores, observed)
+                if order is not None:
+                    self.code_orders_[j] = order
+                    rank = np.argsort(order)
+                    codes = rank[X[observed[:, j], j].astype(np.int64)].astype(float)
+                    self.marginals_[j] = self._fit_column(codes, col)
+                    scores[observed[:, j], j] = self._scores(j, codes)
         self.corr_ = self._estimate_correlation(scores, observed)
         self._cache()
+
+    def _fit_column(self, x: np.ndarray, col) -> Marginal:
+        if x.size == 0:  # fully missing in training (validation normally prevents it)
+            x = np.zeros(1)
+        return fit_marginal(
+            x,
+            discrete=col.kind != "continuous",
+            max_atoms=self.max_atoms,
+            atom_share=self.atom_share,
+            n_knots=self.n_knots,
+            family=self._family(col.source) if col.kind == "continuous" else "empirical",
+        )
+
+    def _scores(self, j: int, x: np.ndarray) -> np.ndarray:
+        lo, hi = self.marginals_[j].interval(x)
+        return _normal_scores(lo, hi, len(x))
+
+    @staticmethod
+    def _category_order(j: int, x: np.ndarray, scores: np.ndarray, observed: np.ndarray):
+        rows = observed[:, j]
+        others = [k for k in range(scores.shape[1]) if k != j]
+        if not others:
+            return None
+        codes = x[rows].astype(np.int64)
+        k = int(codes.max()) + 1
+        freq = np.bincount(codes, minlength=k).astype(float)
+        if (freq > 0).sum() < 3:
+            return None
+        s = scores[rows][:, others]
+        means = np.stack([np.bincount(codes, weights=s[:, i], minlength=k) for i in range(s.shape[1])], 1)
+        means = means / np.maximum(freq, 1)[:, None]
+        w = freq / freq.sum()
+        centred = (means - w @ means) * np.sqrt(w)[:, None]
+        try:
+            u, _, _ = np.linalg.svd(centred, full_matrices=False)
+        except np.linalg.LinAlgError:
+            return None
+        position = u[:, 0] / np.sqrt(np.maximum(w, 1e-12))
+        position[freq == 0] = np.inf  # unseen categories go last
+        return np.argsort(position, kind="stable")
 
     @staticmethod
     def _estimate_correlation(scores: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -183,7 +224,10 @@ class GaussianCopulaGenerator(Generator):
             zt = np.ascontiguousarray(z.T)
         out = np.empty((n_rows, d), order="F")
         for j, m in enumerate(self.marginals_):
-            out[:, j] = m.ppf_z(zt[j])
+            v = m.ppf_z(zt[j])
+            if j in self.code_orders_:
+                v = self.code_orders_[j][v.astype(np.int64)].astype(float)
+            out[:, j] = v
         return out
 
     def _conditional_z(self, values: np.ndarray, dims: list[int], n: int, rng) -> np.ndarray:
@@ -195,7 +239,10 @@ class GaussianCopulaGenerator(Generator):
         lo = np.empty((n, len(c)))
         hi = np.empty((n, len(c)))
         for i, j in enumerate(c):
-            lo[:, i], hi[:, i] = self.marginals_[j].interval_z(values[:, i])
+            v = values[:, i]
+            if j in self.code_orders_:
+                v = np.argsort(self.code_orders_[j])[v.astype(np.int64)].astype(float)
+            lo[:, i], hi[:, i] = self.marginals_[j].interval_z(v)
         zc = self._sample_box(lo, hi, r[np.ix_(c, c)], rng)
         free = np.setdiff1d(np.arange(d), c)
         z = np.empty((n, d))
@@ -241,6 +288,7 @@ class GaussianCopulaGenerator(Generator):
         return {
             "corr": self.corr_,
             "marginals": [{"u": m.u, "x": m.x, "family": m.family} for m in self.marginals_],
+            "code_orders": {str(j): order for j, order in self.code_orders_.items()},
         }
 
     def _load_state_dict(self, state: dict[str, Any]) -> None:
@@ -249,6 +297,9 @@ class GaussianCopulaGenerator(Generator):
             Marginal(np.asarray(m["u"], float), np.asarray(m["x"], float), m.get("family", "empirical"))
             for m in state["marginals"]
         ]
+        self.code_orders_ = {
+            int(j): np.asarray(o, dtype=np.int64) for j, o in state.get("code_orders", {}).items()
+        }
         if self.corr_.shape != (len(self.marginals_), len(self.marginals_)):
             raise ValueError("correlation matrix does not match the number of marginals")
         self._cache()

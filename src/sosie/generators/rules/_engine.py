@@ -321,10 +321,8 @@ class _Engine:
                 self.compute(c, self.index[c.name], b, tag=_T_ROW)
             ok = self.check(b, rules, fails, with_conditions=True)
             generated += m
-            if ok.all():
-                good = b
-            else:
-                good = b.take(np.flatnonzero(ok))
+            good = b if ok.all() else b.take(np.flatnonzero(ok))
+            good.invalid = {}  # accepted rows are valid
             if good.n:
                 parts.append(good)
                 accepted += good.n
@@ -704,7 +702,13 @@ class _Engine:
     def draw_entity(self, c: ColumnDef, i: int, rng: np.random.Generator, b: _Batch) -> None:
         count, skew = c.options["count"], c.options["skew"]
         dom = _entity_values(c)
-        if skew > 0:
+        weights = c.options.get("weights")
+        if weights is not None:
+            w = np.asarray(self.tables[c.name].values[weights], dtype=np.float64)
+            if not (np.all(w >= 0) and w.sum() > 0):
+                self.bad_param(c, "weights", "non-negative weights, not all zero", int(np.sum(~(w >= 0))))
+            codes = rng.choice(count, size=b.n, p=w / w.sum()).astype(np.int64)
+        elif skew > 0:
             ranks = self.stream(_T_SKEW, i).permutation(count) + 1.0
             p = ranks**-skew
             codes = rng.choice(count, size=b.n, p=p / p.sum()).astype(np.int64)
@@ -743,7 +747,7 @@ class _Engine:
         if hw is None and ww is None:
             t = s_ns + np.floor(rng.random(n) * (e_ns - s_ns)).astype(np.int64)
         else:
-            slots = pd.date_range(start.floor("h"), end, freq="h", inclusive="left")
+            slots = pd.date_range(start.floor("h"), end, freq="h", inclusive="left").as_unit("ns")
             slot_ns = slots.asi8
             hour = 3_600_000_000_000
             lo = np.maximum(slot_ns, s_ns)

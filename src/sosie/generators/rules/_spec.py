@@ -55,8 +55,11 @@ default: x}``):
   per group: each group's times are the cumulative sum of its own gaps;
 * ``sequence`` (``start``, ``step``, ``by``, ``format``): counters numbered in the
   final row order (so nothing can refer to them);
-* ``entity`` (``count``, ``format``, ``skew``, ``start``): ids of ``count``
-  entities (customers, hosts); ``skew`` > 0 makes some entities more active;
+* ``entity`` (``count``, ``format``, ``skew``, ``weights``, ``start``): ids of
+  ``count`` entities (customers, hosts); ``skew`` > 0 makes some entities more
+  active, or ``weights: <column>`` names a numeric column drawn ``per`` this
+  entity (it may be defined below: the only forward reference allowed) whose
+  values weight each entity's share of the rows;
 * ``uuid``: random UUID4 strings.
 
 Every column also takes ``per: <entity or categorical column>`` (draw one value
@@ -132,7 +135,7 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
     "datetime": ((), (), ("start", "end", "tz", "hour_weights", "weekday_weights", "resolution")),
     "event_time": ((), ("rate", "scale"), ("start", "unit", "by", "tz", "resolution")),
     "sequence": ((), (), ("start", "step", "by", "format")),
-    "entity": ((), (), ("count", "format", "skew", "start")),
+    "entity": ((), (), ("count", "format", "skew", "start", "weights")),
     "uuid": ((), (), ()),
 }
 _NUMERIC_KEYS = ("min", "max", "bounds", "decimals", "round_to", "dtype")
@@ -859,7 +862,7 @@ class _Validator:
         if check == "weights":
             return self.check_weights(path, v, None) is not None
         if not _is_num(v):
-            self.add(path, "a number", repr(v), "write a plain number")
+            self.add(path, "a number", repr(v), _number_fix(v))
             return False
         if check == "positive" and not v > 0:
             self.add(path, "a number > 0", repr(v), "use a positive value")
@@ -1078,7 +1081,7 @@ class _Validator:
         for b in ("min", "max"):
             if b in body:
                 if not _is_num(body[b]):
-                    self.add(f"{path}.{b}", "a number", repr(body[b]), f"write {b}: <number>")
+                    self.add(f"{path}.{b}", "a number", repr(body[b]), _number_fix(body[b]))
                 else:
                     setattr(col, b, float(body[b]))
         if col.min is not None and col.max is not None and not col.min < col.max:
@@ -1422,7 +1425,19 @@ class _Validator:
             self.add(f"{path}.start", "an integer", repr(start), "e.g. start: 1")
             start = 1
         fmt = self.id_format(f"{path}.format", body.get("format"))
-        col.options.update(count=count, skew=float(skew), start=start, format=fmt)
+        weights = body.get("weights")
+        if weights is not None:
+            if not isinstance(weights, str):
+                self.add(
+                    f"{path}.weights",
+                    f"the name of a numeric column drawn 'per: {col.name}'",
+                    repr(weights),
+                    "name a per-entity column such as an activity rate",
+                )
+                weights = None
+            elif "skew" in body:
+                self.add(f"{path}.weights", "either 'skew' or 'weights'", "both", "remove one")
+        col.options.update(count=count, skew=float(skew), start=start, format=fmt, weights=weights)
         col.value_kind = "str" if fmt else "int"
 
     def derived(self, col: ColumnDef, body: Mapping[str, Any]) -> None:
@@ -1562,6 +1577,17 @@ class _Validator:
                                 f"a reference to {n!r}",
                                 f"add 'per: {c.per}' to {n!r} or drop 'per' from {c.name!r}",
                             )
+            # entity row weights: a numeric column drawn per entity (may be defined below)
+            ew = c.options.get("weights") if c.distribution == "entity" else None
+            if isinstance(ew, str):
+                t = cols[index[ew]] if ew in index else None
+                if t is None or t.per != c.name or t.value_kind not in ("int", "float"):
+                    self.add(
+                        f"{c.path}.weights",
+                        f"a numeric column with 'per: {c.name}'",
+                        repr(ew) if t is None else f"{ew!r} (per: {t.per}, {t.value_kind})",
+                        f"define {ew!r} with 'per: {c.name}' and a numeric distribution",
+                    )
             # lookup keys against known categories
             for fld, p in self.lookups(c):
                 if p.by in index and index[p.by] < i:
@@ -1808,6 +1834,16 @@ def _constructive_items(node: ast.AST) -> list[tuple[str, dict[str, Any]]]:
         elif kind in (ast.Lt, ast.LtE):
             out.append((name, {"hi": float(val), "hi_strict": kind is ast.Lt}))
     return out
+
+
+def _number_fix(v: Any) -> str:
+    if isinstance(v, str):
+        try:
+            float(v)
+        except ValueError:
+            return "write a plain number (expressions are not allowed here)"
+        return f"YAML reads {v} as text; write it with a signed exponent (5.0e+9) or in full"
+    return "write a plain number"
 
 
 def _num_const(node: ast.AST) -> float | None:

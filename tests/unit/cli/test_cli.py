@@ -1,0 +1,115 @@
+"""The command line, end to end on real files: inspect, fit, sample, list, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pytest
+
+import sosie
+from sosie.cli import main
+from sosie.io import read_table, write_table
+
+
+@pytest.fixture
+def adult_csv(tmp_path, adult_small):
+    path = tmp_path / "adult.csv"
+    write_table(adult_small, path)
+    return path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["--quiet", *args]) if args and args[0] != "--debug" else main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "gaussian_copula" in out
+
+
+def test_inspect_shows_evidence_and_writes_schema(capsys, adult_csv, tmp_path):
+    schema_path = tmp_path / "schema.json"
+    code, out, _ = run(capsys, "inspect", str(adult_csv), "--schema-out", str(schema_path), "--type", "education_num=categorical")
+    assert code == 0
+    assert "workclass" in out and "categorical" in out and "nulls modelled" in out
+    schema = sosie.TableSchema.from_json(schema_path)
+    assert schema["education_num"].type.value == "categorical"
+
+
+def test_fit_sample_with_conditions_csv_parquet_sqlite(capsys, adult_csv, tmp_path):
+    model = tmp_path / "m.sosie"
+    code, _, err = run(
+        capsys, "fit", str(adult_csv), "-g", "gaussian_copula", "--param", "max_atoms=64", "--seed", "3", "-o", str(model)
+    )
+    assert code == 0, err
+    loaded = sosie.load(model)
+    assert loaded.max_atoms == 64 and loaded.rng == 3
+
+    out_parquet = tmp_path / "s.parquet"
+    code, _, err = run(
+        capsys, "sample", str(model), "-n", "500", "-c", "income=>50K", "-c", "age=40", "-c", "occupation=<null>",
+        "--seed", "1", "-o", str(out_parquet),
+    )
+    assert code == 0, err
+    s = read_table(out_parquet)
+    assert len(s) == 500 and (s["income"] == ">50K").all() and (s["age"] == 40).all()
+    assert s["occupation"].isna().all()
+
+    db = tmp_path / "out.db"
+    code, _, err = run(capsys, "sample", str(model), "-n", "200", "-o", f"sqlite:///{db}#synthetic")
+    assert code == 0, err
+    with sqlite3.connect(db) as con:
+        assert con.execute("select count(*) from synthetic").fetchone()[0] == 200
+
+
+def test_fit_from_sqlite_and_schema(capsys, tmp_path, adult_small):
+    db = tmp_path / "in.db"
+    write_table(adult_small, f"sqlite:///{db}", table="adult")
+    schema = tmp_path / "schema.json"
+    sosie.infer_schema(adult_small).update("education_num", type="categorical").to_json(schema)
+    model = tmp_path / "m.sosie"
+    code, _, err = run(capsys, "fit", f"sqlite:///{db}", "--table", "adult", "--schema", str(schema), "-o", str(model))
+    assert code == 0, err
+    assert sosie.load(model).schema_["education_num"].type.value == "categorical"
+
+
+def test_errors_are_one_clear_message_with_exit_2(capsys, adult_csv, tmp_path):
+    code, _, err = run(capsys, "fit", str(adult_csv), "-g", "ctgann", "-o", str(tmp_path / "m.sosie"))
+    assert code == 2 and "error:" in err and "ctgann" in err and "Traceback" not in err
+    assert not (tmp_path / "m.sosie").exists()
+
+    code, _, err = run(capsys, "fit", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "m.sosie"))
+    assert code == 2 and "nope.csv" in err
+
+    code, _, err = run(capsys, "fit", str(adult_csv), "--param", "bogus=1", "-o", str(tmp_path / "m.sosie"))
+    assert code == 2 and "bogus" in err
+
+    model = tmp_path / "ok.sosie"
+    assert run(capsys, "fit", str(adult_csv), "-o", str(model))[0] == 0
+    code, _, err = run(capsys, "sample", str(model), "-c", "income=rich", "-o", str(tmp_path / "x.csv"))
+    assert code == 2 and "'income'" in err and "rich" in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_debug_shows_traceback(tmp_path):
+    with pytest.raises(sosie.errors.ModelFileError):
+        main(["--debug", "sample", str(tmp_path / "missing.sosie"), "-o", str(tmp_path / "x.csv")])
+
+
+def test_usage_error_exit_code(capsys):
+    code = main(["sample"])
+    assert code == 2
+
+
+def test_written_outputs_keep_types(capsys, adult_csv, tmp_path):
+    model = tmp_path / "m.sosie"
+    assert run(capsys, "fit", str(adult_csv), "-o", str(model))[0] == 0
+    out = tmp_path / "s.jsonl"
+    assert run(capsys, "sample", str(model), "-n", "50", "-o", str(out))[0] == 0
+    s = read_table(out)
+    real = pd.read_csv(adult_csv)
+    assert set(s.columns) == set(real.columns)
+    assert str(s["age"].dtype) == "int64"
