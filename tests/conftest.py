@@ -39,7 +39,7 @@ def adult_small(adult_train) -> pd.DataFrame:
 @pytest.fixture
 def global_rng_guard():
     """Fails the test if the global numpy/random/torch state changed."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 - reading it to prove it is untouched
     py_state = random.getstate()
     torch_state = None
     try:
@@ -49,10 +49,12 @@ def global_rng_guard():
     except ImportError:
         torch = None
     yield
-    after = np.random.get_state()
-    assert np_state[0] == after[0] and np.array_equal(np_state[1], after[1]) and np_state[2:] == after[2:], (
-        "global numpy random state changed"
-    )
+    after = np.random.get_state()  # noqa: NPY002
+    assert (
+        np_state[0] == after[0]
+        and np.array_equal(np_state[1], after[1])
+        and np_state[2:] == after[2:]
+    ), "global numpy random state changed"
     assert random.getstate() == py_state, "global random state changed"
     if torch_state is not None:
         assert torch.equal(torch_state, torch.random.get_rng_state()), "global torch state changed"

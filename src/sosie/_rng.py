@@ -7,11 +7,9 @@ sosie never touches global random state. Every function that draws takes an
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
-RNGLike = Union[None, int, np.integer, np.random.Generator, np.random.SeedSequence]
+RNGLike = None | int | np.integer | np.random.Generator | np.random.SeedSequence
 
 __all__ = ["RNGLike", "as_generator", "as_seed_sequence", "child_seed_sequence", "spawn"]
 
@@ -76,7 +74,9 @@ def child_seed_sequence(entropy: int | list[int], *key: int) -> np.random.SeedSe
     return np.random.SeedSequence(entropy, spawn_key=tuple(int(k) for k in key))
 
 
-def torch_generator(seed_sequence: np.random.SeedSequence, device: str = "cpu"):  # pragma: no cover - torch extra
+def torch_generator(
+    seed_sequence: np.random.SeedSequence, device: str = "cpu"
+):  # pragma: no cover - torch extra
     """A ``torch.Generator`` seeded from ``seed_sequence`` (never touches torch's global seed)."""
     import torch
 

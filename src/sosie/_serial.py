@@ -71,7 +71,10 @@ def write_model_file(path: str | Path, manifest: dict[str, Any], state: Any) -> 
     manifest = {**manifest, "format": FORMAT, "format_version": FORMAT_VERSION}
     manifest["arrays"] = sorted(arrays)
     path = Path(path)
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+    ):
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, allow_nan=False))
         zf.writestr("state.json", json.dumps(packed, allow_nan=False))
         for key, arr in arrays.items():
@@ -86,7 +89,9 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], Any]:
     p = Path(path)
     where = f"model file {str(p)!r}"
     if not p.exists():
-        raise ModelFileError(f"{where}: no such file; fix: check the path (absolute: {p.absolute()})")
+        raise ModelFileError(
+            f"{where}: no such file; fix: check the path (absolute: {p.absolute()})"
+        )
     try:
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, OSError) as e:
@@ -104,7 +109,9 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], Any]:
         try:
             manifest = json.loads(zf.read("manifest.json"))
         except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as e:
-            raise ModelFileError(f"{where}: manifest.json is corrupt ({e}); fix: re-create the model") from None
+            raise ModelFileError(
+                f"{where}: manifest.json is corrupt ({e}); fix: re-create the model"
+            ) from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ModelFileError(
                 f"{where}: expected format {FORMAT!r}, found "

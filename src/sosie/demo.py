@@ -89,7 +89,9 @@ def _summary(real: pd.DataFrame, synth: pd.DataFrame, fit_s: float, sample_s: fl
         )
     r = real[["age", "education_num", "hours_per_week"]].corr().to_numpy()
     s = synth[["age", "education_num", "hours_per_week"]].corr().to_numpy()
-    lines.append(f"  max |correlation difference| (age, education_num, hours): {np.abs(r - s).max():.3f}")
+    lines.append(
+        f"  max |correlation difference| (age, education_num, hours): {np.abs(r - s).max():.3f}"
+    )
     miss_r = real["occupation"].isna().mean()
     miss_s = synth["occupation"].isna().mean()
     lines.append(f"  occupation missing: real {miss_r:.1%}  synthetic {miss_s:.1%}")

@@ -116,9 +116,13 @@ def list_cmd() -> None:
 
 @app.command()
 def inspect(
-    data: Annotated[str, typer.Argument(help="CSV/Parquet/JSONL path or SQLAlchemy URL (sqlite:///x.db#table).")],
+    data: Annotated[
+        str, typer.Argument(help="CSV/Parquet/JSONL path or SQLAlchemy URL (sqlite:///x.db#table).")
+    ],
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
-    schema_out: Annotated[Path | None, typer.Option("--schema-out", help="Write the schema JSON here.")] = None,
+    schema_out: Annotated[
+        Path | None, typer.Option("--schema-out", help="Write the schema JSON here.")
+    ] = None,
     override: Annotated[
         list[str] | None, typer.Option("--type", help="Override a column type: col=categorical.")
     ] = None,
@@ -152,16 +156,27 @@ def inspect(
     console.print(t)
     if schema_out is not None:
         schema.to_json(schema_out)
-        _say(f"schema written to [bold]{schema_out}[/bold] (edit it and pass it to `sosie fit --schema`)")
+        _say(
+            f"schema written to [bold]{schema_out}[/bold] (edit it and pass it to `sosie fit --schema`)"
+        )
 
 
 @app.command()
 def fit(
     data: Annotated[str, typer.Argument(help="Training data: path or SQLAlchemy URL.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .sosie model.")],
-    generator: Annotated[str, typer.Option("--generator", "-g", help="Generator name (see `sosie list`).")] = "gaussian_copula",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Generator parameter k=v (YAML value).")] = None,
-    schema: Annotated[Path | None, typer.Option(help="Schema JSON (from `sosie inspect --schema-out`).")] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the .sosie model.")
+    ],
+    generator: Annotated[
+        str, typer.Option("--generator", "-g", help="Generator name (see `sosie list`).")
+    ] = "gaussian_copula",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Generator parameter k=v (YAML value)."),
+    ] = None,
+    schema: Annotated[
+        Path | None, typer.Option(help="Schema JSON (from `sosie inspect --schema-out`).")
+    ] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (recorded in the model).")] = None,
 ) -> None:
@@ -224,11 +239,15 @@ def _parse_conditions(items: list[str] | None, schema) -> dict[str, Any]:
 @app.command()
 def sample(
     model: Annotated[Path, typer.Argument(help="A .sosie model file.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Output path (.parquet, .csv, .jsonl) or SQL URL.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output path (.parquet, .csv, .jsonl) or SQL URL.")
+    ],
     n_rows: Annotated[int, typer.Option("--n-rows", "-n", help="Number of rows.")] = 1000,
     condition: Annotated[
         list[str] | None,
-        typer.Option("--condition", "-c", help="col=value on every row; col=<null> asks for missing values."),
+        typer.Option(
+            "--condition", "-c", help="col=value on every row; col=<null> asks for missing values."
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for this sample.")] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
@@ -271,7 +290,9 @@ def generate(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("sosie-demo"),
-    generator: Annotated[str, typer.Option("--generator", "-g", help="Generator to demo.")] = "gaussian_copula",
+    generator: Annotated[
+        str, typer.Option("--generator", "-g", help="Generator to demo.")
+    ] = "gaussian_copula",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Fit a generator on the bundled UCI Adult data and write synthetic data, schema and model."""
@@ -279,7 +300,9 @@ def demo(
 
     result = run_demo(out, generator=generator, seed=seed, step=_step)
     _say("")
-    _say(f"[bold]sosie demo[/bold]: {generator} on UCI Adult (train, {result['n_real']:,} real rows)")
+    _say(
+        f"[bold]sosie demo[/bold]: {generator} on UCI Adult (train, {result['n_real']:,} real rows)"
+    )
     t = Table("what", "where")
     for k, v in result["files"].items():
         t.add_row(k, str(v))

@@ -42,7 +42,7 @@ class Marginal:
         self.zk[0], self.zk[-1] = -_ZMAX, _ZMAX
         self.zk = np.maximum.accumulate(self.zk)
         # fully atomic marginals (categories, flags, small integer ranges): thresholds
-        xs, first = np.unique(self.x, return_index=True)
+        xs = np.unique(self.x)
         self.atomic = len(self.x) == 2 * len(xs) and np.all(self.x[0::2] == self.x[1::2])
         if self.atomic:
             self.atoms = self.x[0::2]
@@ -102,7 +102,9 @@ def _interp_knots(q: np.ndarray, qk: np.ndarray, xk: np.ndarray) -> np.ndarray:
     return x0 + t * (xk[j + 1] - x0)
 
 
-def _merge(cont_x: np.ndarray | None, cont_p: np.ndarray | None, atoms: np.ndarray, atom_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _merge(
+    cont_x: np.ndarray | None, cont_p: np.ndarray | None, atoms: np.ndarray, atom_p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Merge a continuous part's CDF knots (x, p in [0,1]) with atoms (value, probability)."""
     p_atoms = float(atom_p.sum())
     w_cont = 1.0 - p_atoms if cont_x is not None else 0.0

@@ -57,7 +57,7 @@ def fingerprint(data: pd.DataFrame) -> dict[str, Any]:
     h.update("\x1f".join(str(t) for t in data.dtypes).encode())
     if len(data):
         h.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
-    return {"sha256": h.hexdigest(), "n_rows": int(len(data)), "n_columns": int(data.shape[1])}
+    return {"sha256": h.hexdigest(), "n_rows": len(data), "n_columns": int(data.shape[1])}
 
 
 def _versions() -> dict[str, str]:
@@ -132,7 +132,9 @@ class Generator(ABC):
         return f"{type(self).__name__}({', '.join(parts)})"
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, *, schema: TableSchema | str | Path | None = None) -> Generator:
+    def fit(
+        self, data: pd.DataFrame, *, schema: TableSchema | str | Path | None = None
+    ) -> Generator:
         """Learn from ``data``.
 
         Args:
@@ -353,7 +355,9 @@ class Generator(ABC):
                     )
                 ]
             if spec.dtype == "int" and (np.mod(x, 1) != 0).any():
-                return [Problem(where, "a whole number (dtype int)", repr(s.iloc[0]), "pass an int")]
+                return [
+                    Problem(where, "a whole number (dtype int)", repr(s.iloc[0]), "pass an int")
+                ]
             return []
         if t is SemanticType.CONSTANT:
             bad = s[s.astype(str) != str(spec.value)]
@@ -428,7 +432,9 @@ class Generator(ABC):
             if spec.type in (SemanticType.PII, SemanticType.TEXT, SemanticType.CONSTANT):
                 exact[col] = np.where(nulls, None, series.to_numpy(dtype=object))
             elif enc.kind is not None:
-                dec = enc.decode(np.where(nulls, np.nan, encoded[idx[col]]), n, np.random.default_rng(0))
+                dec = enc.decode(
+                    np.where(nulls, np.nan, encoded[idx[col]]), n, np.random.default_rng(0)
+                )
                 exact[col] = np.where(nulls, None, dec.astype(object).to_numpy())
         return encoded, exact
 

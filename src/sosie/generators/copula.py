@@ -109,8 +109,11 @@ class GaussianCopulaGenerator(Generator):
                         "pick one of the listed marginal families",
                     )
                 )
-        for name, v, lo in (("max_atoms", self.max_atoms, 0), ("n_knots", self.n_knots, 2),
-                            ("gibbs_sweeps", self.gibbs_sweeps, 1)):
+        for name, v, lo in (
+            ("max_atoms", self.max_atoms, 0),
+            ("n_knots", self.n_knots, 2),
+            ("gibbs_sweeps", self.gibbs_sweeps, 1),
+        ):
             if not isinstance(v, (int, np.integer)) or v < lo:
                 raise ValueError(f"parameter {name!r} must be an integer >= {lo}, got {v!r}")
         if not 0 < float(self.atom_share) < 1:
@@ -175,7 +178,9 @@ class GaussianCopulaGenerator(Generator):
         if (freq > 0).sum() < 3:
             return None
         s = scores[rows][:, others]
-        means = np.stack([np.bincount(codes, weights=s[:, i], minlength=k) for i in range(s.shape[1])], 1)
+        means = np.stack(
+            [np.bincount(codes, weights=s[:, i], minlength=k) for i in range(s.shape[1])], 1
+        )
         means = means / np.maximum(freq, 1)[:, None]
         w = freq / freq.sum()
         centred = (means - w @ means) * np.sqrt(w)[:, None]
@@ -258,7 +263,7 @@ class GaussianCopulaGenerator(Generator):
 
     def _sample_box(self, lo: np.ndarray, hi: np.ndarray, rcc: np.ndarray, rng) -> np.ndarray:
         """Sample N(0, rcc) restricted to the box [lo, hi] (points where lo == hi)."""
-        n, k = lo.shape
+        k = lo.shape[1]
         point = np.isclose(lo, hi, rtol=0, atol=1e-12)
         z = np.where(point, lo, 0.0)
         interval = ~point
@@ -278,7 +283,11 @@ class GaussianCopulaGenerator(Generator):
                 if not m.any():
                     continue
                 others = np.delete(np.arange(k), i)
-                mu = -(z[m][:, others] @ prec[i, others]) / prec[i, i] if others.size else np.zeros(m.sum())
+                mu = (
+                    -(z[m][:, others] @ prec[i, others]) / prec[i, i]
+                    if others.size
+                    else np.zeros(m.sum())
+                )
                 sd = np.full(m.sum(), cond_sd[i])
                 z[m, i] = _truncnorm(mu, sd, lo[m, i], hi[m, i], rng)
         return z
@@ -294,7 +303,9 @@ class GaussianCopulaGenerator(Generator):
     def _load_state_dict(self, state: dict[str, Any]) -> None:
         self.corr_ = np.asarray(state["corr"], dtype=float)
         self.marginals_ = [
-            Marginal(np.asarray(m["u"], float), np.asarray(m["x"], float), m.get("family", "empirical"))
+            Marginal(
+                np.asarray(m["u"], float), np.asarray(m["x"], float), m.get("family", "empirical")
+            )
             for m in state["marginals"]
         ]
         self.code_orders_ = {
@@ -314,7 +325,10 @@ class GaussianCopulaGenerator(Generator):
             {'x': 'empirical'}
         """
         self._check_fitted()
-        return {c.name: m.family for c, m in zip(self.preprocessor_.model_columns, self.marginals_)}
+        return {
+            c.name: m.family
+            for c, m in zip(self.preprocessor_.model_columns, self.marginals_, strict=True)
+        }
 
 
 def _normal_scores(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:

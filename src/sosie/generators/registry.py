@@ -20,7 +20,7 @@ from ..errors import SosieWarning, UnknownGeneratorError
 if TYPE_CHECKING:
     from .base import Generator
 
-__all__ = ["get_generator", "list_generators", "make_generator", "register"]
+__all__ = ["get_generator", "list_generators", "make_generator", "register", "unregister"]
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "sosie.generators"
@@ -41,6 +41,7 @@ def register(name: str, *, replace: bool = False) -> Callable[[G], G]:
         ...     def _sample(self, n_rows, conditions, rng): ...
         >>> get_generator("doc_example_generator") is DocGenerator
         True
+        >>> unregister("doc_example_generator")
     """
     if not name.isidentifier() or name.lower() != name:
         raise ValueError(f"generator names are snake_case identifiers, got {name!r}")
@@ -48,13 +49,24 @@ def register(name: str, *, replace: bool = False) -> Callable[[G], G]:
     def deco(cls: G) -> G:
         existing = _REGISTRY.get(name)
         if existing is not None and existing is not cls and not replace:
-            if not (isinstance(existing, str) and existing == f"{cls.__module__}:{cls.__qualname__}"):
+            if not (
+                isinstance(existing, str) and existing == f"{cls.__module__}:{cls.__qualname__}"
+            ):
                 raise ValueError(f"a generator is already registered as {name!r}: {existing}")
         cls.name = name
         _REGISTRY[name] = cls
         return cls
 
     return deco
+
+
+def unregister(name: str) -> None:
+    """Remove ``name`` from the registry (for tests and interactive sessions).
+
+    Example:
+        >>> unregister("no_such_generator")  # unknown names are ignored
+    """
+    _REGISTRY.pop(name, None)
 
 
 def register_lazy(name: str, target: str) -> None:

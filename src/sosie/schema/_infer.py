@@ -34,7 +34,9 @@ def check_frame(data: Any, *, min_rows: int = 1, what: str = "data") -> list[Pro
         ]
     problems: list[Problem] = []
     if data.shape[1] == 0:
-        problems.append(Problem(what, "at least one column", "no columns", "pass a table with columns"))
+        problems.append(
+            Problem(what, "at least one column", "no columns", "pass a table with columns")
+        )
     if len(data) < min_rows:
         found = "an empty table (0 rows)" if len(data) == 0 else f"{len(data)} row(s)"
         problems.append(
@@ -212,8 +214,10 @@ def learn_facts(spec: ColumnSpec, s: pd.Series, *, locale: str = "en_US") -> Col
                 for tv, fv in (("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f")):
                     if set(low) <= {tv, fv}:
                         sample = next(iter(vals))
-                        styler = str.upper if sample.isupper() else (
-                            str.capitalize if sample[:1].isupper() else str.lower
+                        styler = (
+                            str.upper
+                            if sample.isupper()
+                            else (str.capitalize if sample[:1].isupper() else str.lower)
                         )
                         spec.true_value, spec.false_value = styler(tv), styler(fv)
                         break
@@ -239,8 +243,10 @@ def learn_facts(spec: ColumnSpec, s: pd.Series, *, locale: str = "en_US") -> Col
     elif t is SemanticType.CONSTANT:
         if spec.value is None and s.notna().any():
             v = s.dropna().iloc[0]
-            spec.value = v.isoformat() if isinstance(v, pd.Timestamp) else (
-                v.item() if hasattr(v, "item") else v
+            spec.value = (
+                v.isoformat()
+                if isinstance(v, pd.Timestamp)
+                else (v.item() if hasattr(v, "item") else v)
             )
     return spec
 
@@ -343,9 +349,7 @@ def infer_column(name: str, s: pd.Series, *, locale: str = "en_US") -> ColumnSpe
             if fmt is not None and fmt[0] == "%Y%m%d":
                 ev.append("every value is a valid YYYYMMDD date -> datetime stored as integers")
                 return make(SemanticType.DATETIME, datetime_format="%Y%m%d")
-        ev.append(
-            f"numeric dtype {dtype} with {n_unique} distinct values -> numerical"
-        )
+        ev.append(f"numeric dtype {dtype} with {n_unique} distinct values -> numerical")
         return make(SemanticType.NUMERICAL)
 
     # strings
@@ -373,7 +377,9 @@ def infer_column(name: str, s: pd.Series, *, locale: str = "en_US") -> ColumnSpe
         if template == "uuid":
             ev.append("all values are unique UUIDs -> id")
             return make(SemanticType.ID, id_format="uuid")
-        if looks_like_id_name(name) or (template is not None and len(nn) >= 20 and "{d" in template):
+        if looks_like_id_name(name) or (
+            template is not None and len(nn) >= 20 and "{d" in template
+        ):
             ev.append(
                 f"all {n_unique} values are unique"
                 + (f" with the shape {template!r}" if template else "")
@@ -389,7 +395,9 @@ def infer_column(name: str, s: pd.Series, *, locale: str = "en_US") -> ColumnSpe
         return make(SemanticType.TEXT)
     ev.append(f"strings with {n_unique} distinct values -> categorical")
     if _high_cardinality(n_unique, len(nn)):
-        ev.append("high cardinality: rare categories may reveal individuals; consider grouping them")
+        ev.append(
+            "high cardinality: rare categories may reveal individuals; consider grouping them"
+        )
     return make(SemanticType.CATEGORICAL)
 
 

@@ -9,8 +9,12 @@ import pandas as pd
 
 _TOKEN_RE = re.compile(r"\{([daAxX])(\d+|\+)\}")
 
-ID_NAME_RE = re.compile(r"(^|_)(id|uuid|guid|key|pk)$|^(id|uuid|guid)(_|$)|(^|_)(id|uid)(_|$)", re.I)
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ID_NAME_RE = re.compile(
+    r"(^|_)(id|uuid|guid|key|pk)$|^(id|uuid|guid)(_|$)|(^|_)(id|uid)(_|$)", re.I
+)
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 EMAIL_RE = r"^[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$"
 PHONE_RE = r"^\+?[\d\s().\-]{7,20}(\s*(x|ext\.?)\s*\d{1,5})?$"
@@ -250,7 +254,9 @@ def generate_ids(
     return result[:n]
 
 
-def _numbers_outside(n: int, lo: int, hi: int, space_hi: int, rng: np.random.Generator) -> np.ndarray:
+def _numbers_outside(
+    n: int, lo: int, hi: int, space_hi: int, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` distinct sorted-random integers in [0, space_hi] avoiding [lo, hi]."""
     above = space_hi - hi if hi >= lo else space_hi + 1
     start = hi + 1 if hi >= lo else 0

@@ -204,7 +204,11 @@ class ColumnSpec:
             >>> ColumnSpec("flag", "boolean").to_dict()
             {'name': 'flag', 'type': 'boolean', 'nullable': False}
         """
-        out: dict[str, Any] = {"name": self.name, "type": self.type.value, "nullable": self.nullable}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type.value,
+            "nullable": self.nullable,
+        }
         if self.pandas_dtype is not None:
             out["pandas_dtype"] = self.pandas_dtype
         for f in self.facts():
@@ -474,7 +478,11 @@ def _unknown_column_message(name: object, names: list[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(str(name), names, n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}?" if close else "known columns: " + ", ".join(
-        map(repr, names[:20])
-    ) + (" ..." if len(names) > 20 else "")
+    hint = (
+        f"did you mean {', '.join(map(repr, close))}?"
+        if close
+        else "known columns: "
+        + ", ".join(map(repr, names[:20]))
+        + (" ..." if len(names) > 20 else "")
+    )
     return f"no column {name!r}; {hint}"

@@ -98,7 +98,9 @@ class NumericalEncoder(ColumnEncoder):
         x = np.where(np.isnan(x), np.nan, np.clip(x, lo, hi))
         if spec.dtype == "int":
             x = np.round(x)
-            out = pd.Series(x).astype("Int64") if np.isnan(x).any() else pd.Series(x.astype("int64"))
+            out = (
+                pd.Series(x).astype("Int64") if np.isnan(x).any() else pd.Series(x.astype("int64"))
+            )
         else:
             if spec.decimals is not None:
                 x = np.round(x, spec.decimals)
@@ -324,7 +326,11 @@ class ConstantEncoder(ColumnEncoder):
 
     def decode(self, values, n, rng):
         v = self.spec.value
-        if self.spec.pandas_dtype and self.spec.pandas_dtype.startswith("datetime64") and v is not None:
+        if (
+            self.spec.pandas_dtype
+            and self.spec.pandas_dtype.startswith("datetime64")
+            and v is not None
+        ):
             v = pd.Timestamp(v)
         out = pd.Series([v] * n, dtype=object)
         return self._restore_dtype(out)

@@ -30,13 +30,17 @@ def _faker(locale: str, rng: np.random.Generator):
         fk = Faker(locale)
     except AttributeError as e:
         raise SchemaError(
-            Problem("field 'locale'", "a Faker locale such as 'en_US'", repr(locale), "fix the locale")
+            Problem(
+                "field 'locale'", "a Faker locale such as 'en_US'", repr(locale), "fix the locale"
+            )
         ) from e
     fk.seed_instance(int(rng.integers(0, 2**31 - 1)))
     return fk
 
 
-def fake_values(kind: str, n: int, rng: np.random.Generator, *, locale: str = "en_US") -> np.ndarray:
+def fake_values(
+    kind: str, n: int, rng: np.random.Generator, *, locale: str = "en_US"
+) -> np.ndarray:
     """``n`` fake values of PII ``kind`` (object array).
 
     Faker is slow per call, so for large ``n`` a pool of up to 20,000 values is
@@ -70,7 +74,9 @@ def fake_values(kind: str, n: int, rng: np.random.Generator, *, locale: str = "e
     return pool_arr[rng.integers(0, size, size=n)]
 
 
-def fake_text(n_words: np.ndarray, rng: np.random.Generator, *, locale: str = "en_US") -> np.ndarray:
+def fake_text(
+    n_words: np.ndarray, rng: np.random.Generator, *, locale: str = "en_US"
+) -> np.ndarray:
     """Sentences of the requested word counts from the locale's word list.
 
     Example:
@@ -89,7 +95,7 @@ def fake_text(n_words: np.ndarray, rng: np.random.Generator, *, locale: str = "e
     ends = np.cumsum(counts)
     starts = ends - counts
     out = np.empty(n, dtype=object)
-    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         s = " ".join(words[a:b])
         out[i] = s[:1].upper() + s[1:] + "."
     return out

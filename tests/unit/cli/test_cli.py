@@ -32,7 +32,15 @@ def test_list(capsys):
 
 def test_inspect_shows_evidence_and_writes_schema(capsys, adult_csv, tmp_path):
     schema_path = tmp_path / "schema.json"
-    code, out, _ = run(capsys, "inspect", str(adult_csv), "--schema-out", str(schema_path), "--type", "education_num=categorical")
+    code, out, _ = run(
+        capsys,
+        "inspect",
+        str(adult_csv),
+        "--schema-out",
+        str(schema_path),
+        "--type",
+        "education_num=categorical",
+    )
     assert code == 0
     assert "workclass" in out and "categorical" in out and "nulls modelled" in out
     schema = sosie.TableSchema.from_json(schema_path)
@@ -42,7 +50,17 @@ def test_inspect_shows_evidence_and_writes_schema(capsys, adult_csv, tmp_path):
 def test_fit_sample_with_conditions_csv_parquet_sqlite(capsys, adult_csv, tmp_path):
     model = tmp_path / "m.sosie"
     code, _, err = run(
-        capsys, "fit", str(adult_csv), "-g", "gaussian_copula", "--param", "max_atoms=64", "--seed", "3", "-o", str(model)
+        capsys,
+        "fit",
+        str(adult_csv),
+        "-g",
+        "gaussian_copula",
+        "--param",
+        "max_atoms=64",
+        "--seed",
+        "3",
+        "-o",
+        str(model),
     )
     assert code == 0, err
     loaded = sosie.load(model)
@@ -50,8 +68,21 @@ def test_fit_sample_with_conditions_csv_parquet_sqlite(capsys, adult_csv, tmp_pa
 
     out_parquet = tmp_path / "s.parquet"
     code, _, err = run(
-        capsys, "sample", str(model), "-n", "500", "-c", "income=>50K", "-c", "age=40", "-c", "occupation=<null>",
-        "--seed", "1", "-o", str(out_parquet),
+        capsys,
+        "sample",
+        str(model),
+        "-n",
+        "500",
+        "-c",
+        "income=>50K",
+        "-c",
+        "age=40",
+        "-c",
+        "occupation=<null>",
+        "--seed",
+        "1",
+        "-o",
+        str(out_parquet),
     )
     assert code == 0, err
     s = read_table(out_parquet)
@@ -71,25 +102,41 @@ def test_fit_from_sqlite_and_schema(capsys, tmp_path, adult_small):
     schema = tmp_path / "schema.json"
     sosie.infer_schema(adult_small).update("education_num", type="categorical").to_json(schema)
     model = tmp_path / "m.sosie"
-    code, _, err = run(capsys, "fit", f"sqlite:///{db}", "--table", "adult", "--schema", str(schema), "-o", str(model))
+    code, _, err = run(
+        capsys,
+        "fit",
+        f"sqlite:///{db}",
+        "--table",
+        "adult",
+        "--schema",
+        str(schema),
+        "-o",
+        str(model),
+    )
     assert code == 0, err
     assert sosie.load(model).schema_["education_num"].type.value == "categorical"
 
 
 def test_errors_are_one_clear_message_with_exit_2(capsys, adult_csv, tmp_path):
-    code, _, err = run(capsys, "fit", str(adult_csv), "-g", "ctgann", "-o", str(tmp_path / "m.sosie"))
+    code, _, err = run(
+        capsys, "fit", str(adult_csv), "-g", "ctgann", "-o", str(tmp_path / "m.sosie")
+    )
     assert code == 2 and "error:" in err and "ctgann" in err and "Traceback" not in err
     assert not (tmp_path / "m.sosie").exists()
 
     code, _, err = run(capsys, "fit", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "m.sosie"))
     assert code == 2 and "nope.csv" in err
 
-    code, _, err = run(capsys, "fit", str(adult_csv), "--param", "bogus=1", "-o", str(tmp_path / "m.sosie"))
+    code, _, err = run(
+        capsys, "fit", str(adult_csv), "--param", "bogus=1", "-o", str(tmp_path / "m.sosie")
+    )
     assert code == 2 and "bogus" in err
 
     model = tmp_path / "ok.sosie"
     assert run(capsys, "fit", str(adult_csv), "-o", str(model))[0] == 0
-    code, _, err = run(capsys, "sample", str(model), "-c", "income=rich", "-o", str(tmp_path / "x.csv"))
+    code, _, err = run(
+        capsys, "sample", str(model), "-c", "income=rich", "-o", str(tmp_path / "x.csv")
+    )
     assert code == 2 and "'income'" in err and "rich" in err
     assert not (tmp_path / "x.csv").exists()
 

@@ -15,7 +15,15 @@ from sosie.generators.copula import _truncnorm
 # -- marginals -------------------------------------------------------------------------------
 def test_marginal_atoms_and_intervals():
     m = fit_marginal(np.array([0, 0, 0, 1, 2, 2, 2, 2], dtype=float), discrete=True)
-    assert m.ppf(np.array([0.0, 0.2, 0.374, 0.376, 0.49, 0.51, 0.99])).tolist() == [0, 0, 0, 1, 1, 2, 2]
+    assert m.ppf(np.array([0.0, 0.2, 0.374, 0.376, 0.49, 0.51, 0.99])).tolist() == [
+        0,
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+    ]
     lo, hi = m.interval(np.array([0.0, 1.0, 2.0]))
     np.testing.assert_allclose(lo, [0.0, 0.375, 0.5], atol=1e-9)
     np.testing.assert_allclose(hi, [0.375, 0.5, 1.0], atol=1e-9)
@@ -82,7 +90,9 @@ def test_discrete_latent_correlation_is_not_attenuated():
     df = pd.DataFrame(
         {
             "flag": np.where(z[:, 0] > 0.8, "yes", "no"),
-            "level": pd.cut(z[:, 1], [-np.inf, -1, 0, 1, np.inf], labels=["a", "b", "c", "d"]).astype(str),
+            "level": pd.cut(
+                z[:, 1], [-np.inf, -1, 0, 1, np.inf], labels=["a", "b", "c", "d"]
+            ).astype(str),
         }
     )
     gen = GaussianCopulaGenerator(rng=0).fit(df)
@@ -130,7 +140,9 @@ def test_adult_conditions_are_exact_and_shift_the_rest(adult_model, adult_train)
     # conditioning moves related columns in the right direction
     assert s["age"].mean() == pytest.approx(rich["age"].mean(), abs=2.0)
     assert s["education_num"].mean() > adult_train["education_num"].mean() + 0.8
-    both = adult_model.sample(1000, conditions={"income": ">50K", "sex": "Female", "age": 40}, rng=4)
+    both = adult_model.sample(
+        1000, conditions={"income": ">50K", "sex": "Female", "age": 40}, rng=4
+    )
     assert (both["income"] == ">50K").all() and (both["sex"] == "Female").all()
     assert (both["age"] == 40).all()
     nulls = adult_model.sample(500, conditions={"occupation": None}, rng=5)

@@ -27,7 +27,7 @@ def _round_trip(df: pd.DataFrame, rng: int = 0) -> pd.DataFrame:
 
 
 def _with_nulls(values: list, mask: list[bool]) -> list:
-    return [None if m else v for v, m in zip(values, mask)]
+    return [None if m else v for v, m in zip(values, mask, strict=False)]
 
 
 def _assume_inferrable(col: pd.Series) -> None:
@@ -104,7 +104,11 @@ def test_native_datetimes(values, nulls, tz):
 
 @SETTINGS
 @given(
-    st.lists(st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2090, 12, 31)), min_size=3, max_size=40),
+    st.lists(
+        st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2090, 12, 31)),
+        min_size=3,
+        max_size=40,
+    ),
     st.lists(st.booleans(), min_size=40, max_size=40),
     st.sampled_from(["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d.%m.%Y"]),
 )

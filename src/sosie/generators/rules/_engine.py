@@ -153,23 +153,6 @@ class _Batch:
         out.invalid = {k: v[idx] for k, v in self.invalid.items()}
         return out
 
-    @staticmethod
-    def concat(parts: list[_Batch]) -> _Batch:
-        if len(parts) == 1:
-            return parts[0]
-        out = _Batch(sum(p.n for p in parts))
-        for k, v in parts[0].values.items():
-            vals = [p.values[k] for p in parts]
-            if isinstance(v, pd.DatetimeIndex):
-                out.values[k] = vals[0].append(vals[1:])
-            else:
-                out.values[k] = np.concatenate(vals)
-        for k, (_, d) in parts[0].codes.items():
-            out.codes[k] = (np.concatenate([p.codes[k][0] for p in parts]), d)
-        for k in parts[0].invalid:
-            out.invalid[k] = np.concatenate([p.invalid[k] for p in parts])
-        return out
-
     def assign(self, idx: np.ndarray, sub: _Batch, names: list[str]) -> None:
         for k in names:
             v, new = self.values[k], sub.values[k]
@@ -301,38 +284,41 @@ class _Engine:
             self.compute(c, i, t, tag=_T_ENTITY)
 
     def row_stage(self, cols: list[ColumnDef], n_rows: int) -> _Batch:
+        """Make ``n_rows`` rows passing every row-level rule and condition (bounded)."""
         rules = [r for r in self.spec.rules if r.stage == 1]
-        parts: list[_Batch] = []
-        accepted = generated = 0
         fails: Counter[str] = Counter()
         max_rounds = self.spec.max_rounds
         cap = max(4 * n_rows, 65_536)
-        rounds = 0
-        while True:
-            need = n_rows - accepted
-            if rounds == 0:
-                m = n_rows
-            else:
-                rate = accepted / generated if accepted else 0.0
-                m = int(min(cap, math.ceil(need / rate * 1.2) + 16 if rate > 0 else cap))
-                m = max(m, _MIN_BATCH)
-            b = _Batch(m)
-            for c in cols:
-                self.compute(c, self.index[c.name], b, tag=_T_ROW)
-            ok = self.check(b, rules, fails, with_conditions=True)
-            generated += m
-            good = b if ok.all() else b.take(np.flatnonzero(ok))
-            good.invalid = {}  # accepted rows are valid
-            if good.n:
-                parts.append(good)
-                accepted += good.n
-            if accepted >= n_rows:
-                break
-            if rounds >= max_rounds or (accepted == 0 and generated >= _MAX_CANDIDATES_WITHOUT_ANY):
-                return self.give_up(parts, accepted, generated, rounds, fails, n_rows)
+        out = self.batch(cols, n_rows)
+        ok = self.check(out, rules, fails, with_conditions=True)
+        out.invalid = {}
+        holes = np.flatnonzero(~ok)  # rows of ``out`` still to replace
+        generated, accepted, rounds = n_rows, n_rows - len(holes), 0
+        while len(holes):
+            if rounds >= max_rounds or (
+                accepted == 0 and generated >= _MAX_CANDIDATES_WITHOUT_ANY
+            ):
+                return self.give_up(out, holes, generated, rounds, fails, n_rows)
             rounds += 1
-        out = _Batch.concat(parts) if parts else b.take(np.arange(0))
-        return out.take(np.arange(n_rows)) if out.n != n_rows else out
+            rate = accepted / generated
+            need = len(holes)
+            m = int(min(cap, math.ceil(need / rate * 1.2) + 16)) if rate > 0 else cap
+            m = max(m, _MIN_BATCH)
+            b = self.batch(cols, m)
+            good = np.flatnonzero(self.check(b, rules, fails, with_conditions=True))
+            generated += m
+            accepted += len(good)
+            k = min(len(good), need)
+            if k:
+                out.assign(holes[:k], b.take(good[:k]), list(b.values))
+                holes = holes[k:]
+        return out
+
+    def batch(self, cols: list[ColumnDef], m: int) -> _Batch:
+        b = _Batch(m)
+        for c in cols:
+            self.compute(c, self.index[c.name], b, tag=_T_ROW)
+        return b
 
     def check(
         self, b: _Batch, rules: list[RuleDef], fails: Counter[str], *, with_conditions: bool
@@ -368,22 +354,21 @@ class _Engine:
 
     def give_up(
         self,
-        parts: list[_Batch],
-        accepted: int,
+        out: _Batch,
+        holes: np.ndarray,
         generated: int,
         rounds: int,
         fails: Counter[str],
         n_rows: int,
     ) -> _Batch:
+        accepted = n_rows - len(holes)
         worst, worst_n = fails.most_common(1)[0] if fails else ("(none)", 0)
         share = worst_n / generated if generated else 0.0
         found = (
             f"only {accepted} of {n_rows} rows could be made in {rounds} resampling rounds "
             f"({generated} candidate rows); {worst} rejected {share:.1%} of the candidates"
         )
-        if self.reject or any(k.startswith("condition") for k in fails) or (
-            self.native and worst_n == generated
-        ):
+        if self.reject or (self.native and worst_n == generated):
             conds = {**self.native, **self.reject}
             raise ConditionError(
                 Problem(
@@ -403,10 +388,9 @@ class _Engine:
         )
         if self.spec.on_failure == "warn":
             warnings.warn(str(problem), SosieWarning, stacklevel=4)
-            out = _Batch.concat(parts) if parts else None
-            if out is None:
-                raise SpecError(problem)
-            return out
+            keep = np.ones(out.n, dtype=bool)
+            keep[holes] = False
+            return out.take(np.flatnonzero(keep))
         raise SpecError(problem)
 
     # event stage
@@ -450,31 +434,38 @@ class _Engine:
     # final assembly
     def finish(self, b: _Batch) -> pd.DataFrame:
         n = b.n
+        order = None
         if self.spec.order_by and n:
             keys = [_sort_key(b.values[k], b.codes.get(k)) for k in self.spec.order_by]
             order = np.lexsort(keys[::-1])
-            b = b.take(order)
-        for i, c in enumerate(self.cols):
-            if c.distribution == "sequence":
-                b.set(c.name, self.sequence(c, b))
         data: dict[str, Any] = {}
         for i, c in enumerate(self.cols):
             if c.hidden:
                 continue
-            v = b.values[c.name]
             mask = None
             if c.null_rate > 0 and c.name not in self.native and c.name not in self.reject:
                 mask = self.stream(_T_NULL, i).random(n) < c.null_rate
-            data[c.name] = _to_series(v, c, mask)
+            if c.distribution == "sequence":
+                data[c.name] = _to_series(self.sequence(c, b, order), c, mask)
+                continue
+            codes = b.codes.get(c.name)
+            if codes is not None and c.value_kind == "str":
+                cc = codes[0] if order is None else codes[0][order]
+                data[c.name] = _strings_from_codes(cc, codes[1], mask)
+                continue
+            v = b.values[c.name]
+            data[c.name] = _to_series(v if order is None else v[order], c, mask)
         return pd.DataFrame(data, index=pd.RangeIndex(n))
 
-    def sequence(self, c: ColumnDef, b: _Batch) -> np.ndarray:
+    def sequence(self, c: ColumnDef, b: _Batch, order: np.ndarray | None) -> Any:
         start, step, fmt = c.options["start"], c.options["step"], c.options["format"]
         n = b.n
         if c.by is None:
             pos = np.arange(n, dtype=np.int64)
         else:
             codes = _group_codes(b.values[c.by], b.codes.get(c.by))
+            if order is not None:
+                codes = codes[order]
             order = np.argsort(codes, kind="stable")
             sc = codes[order]
             first = np.r_[True, sc[1:] != sc[:-1]] if n else np.zeros(0, bool)
@@ -553,10 +544,11 @@ class _Engine:
             v = self.evaluate(p.expr, b, path)
             return np.asarray(v, dtype=np.float64) if key != "weights" else v
         if p.by is not None:
-            return self.lookup(p, b, path, numeric=key not in ("expr", "weights"))
+            return self.lookup(p, b, path, numeric=True)
         return p.value
 
-    def lookup(self, p: Param, b: _Batch, path: str, *, numeric: bool) -> np.ndarray:
+    def lookup_index(self, p: Param, b: _Batch, path: str) -> tuple[np.ndarray, list[Any]]:
+        """Per row, the index into the lookup's values (the default is the last entry)."""
         keys = list(p.table or {})
         vals = list((p.table or {}).values())
         by_codes = b.codes.get(p.by)  # type: ignore[arg-type]
@@ -581,12 +573,11 @@ class _Engine:
                 )
             vals = [*vals, p.default]
             idx = np.where(idx < 0, len(keys), idx)
-        if numeric:
-            table = np.asarray(vals, dtype=np.float64)
-        elif all(isinstance(v, (list, tuple)) for v in vals):
-            table = np.asarray(vals, dtype=np.float64)
-        else:
-            table = _array(vals, "unknown")
+        return idx, vals
+
+    def lookup(self, p: Param, b: _Batch, path: str, *, numeric: bool) -> np.ndarray:
+        idx, vals = self.lookup_index(p, b, path)
+        table = np.asarray(vals, dtype=np.float64) if numeric else _array(vals, "unknown")
         return table[idx]
 
     def derive(self, c: ColumnDef, b: _Batch) -> None:
@@ -687,12 +678,15 @@ class _Engine:
         k = len(cats)
         n = b.n
         if isinstance(w, Param):
-            mat = self.param(c, "weights", w, b)  # (n, k)
-            mat = np.asarray(mat, dtype=np.float64).reshape(n, k)
-            cum = np.cumsum(mat, axis=1)
+            idx, rows = self.lookup_index(w, b, f"{c.path}.weights")
+            cum = np.cumsum(np.asarray(rows, dtype=np.float64), axis=1)
             cum /= cum[:, -1:]
             u = rng.random(n)
-            codes = (u[:, None] >= cum[:, :-1]).sum(axis=1).astype(np.int64)
+            codes = np.empty(n, dtype=np.int64)
+            for g in np.unique(idx):
+                sel = idx == g
+                codes[sel] = np.searchsorted(cum[g], u[sel], side="right")
+            np.minimum(codes, k - 1, out=codes)
         else:
             p = np.asarray(w, dtype=np.float64)
             codes = rng.choice(k, size=n, p=p / p.sum()).astype(np.int64)
@@ -1206,6 +1200,21 @@ def _to_series(v: Any, c: ColumnDef, mask: np.ndarray | None) -> Any:
         arr = arr.copy()
         arr[mask] = None
     return arr
+
+
+#: the dtype pandas gives text columns (``str`` in pandas 3, ``object`` before)
+_STR_DTYPE = pd.Series(np.array(["a"], dtype=object)).dtype
+
+
+def _strings_from_codes(codes: np.ndarray, domain: list[Any], mask: np.ndarray | None) -> Any:
+    """A text column built from category codes (a take on the few categories: fast)."""
+    if mask is not None:
+        codes = np.where(mask, -1, codes)
+    if _STR_DTYPE == object:
+        dom = _array([*domain, None], "str")
+        return dom[codes]
+    arr = pd.array(_array(list(domain), "str"), dtype=_STR_DTYPE)
+    return arr.take(codes, allow_fill=mask is not None)
 
 
 def _masked(arr: np.ndarray, mask: np.ndarray, dtype: str) -> Any:
