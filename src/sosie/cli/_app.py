@@ -303,10 +303,8 @@ def demo(
     _say(
         f"[bold]sosie demo[/bold]: {generator} on UCI Adult (train, {result['n_real']:,} real rows)"
     )
-    t = Table("what", "where")
     for k, v in result["files"].items():
-        t.add_row(k, str(v))
-    console.print(t)
+        console.print(f"  {k + ':':<16}{v}", soft_wrap=True, markup=False)
     _say(result["summary"])
 
 

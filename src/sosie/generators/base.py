@@ -92,6 +92,21 @@ class Generator(ABC):
     Randomness: ``rng`` at construction seeds fitting; ``sample(n)`` without
     ``rng`` continues a stream seeded at fit (reproducible sequence), and
     ``sample(n, rng=seed)`` is reproducible on its own.
+
+    Example:
+        A family that draws every column independently (a baseline):
+
+        >>> import numpy as np, pandas as pd
+        >>> class Independent(Generator):
+        ...     def __init__(self, *, rng=None):
+        ...         self.rng = rng
+        ...     def _fit(self, X, rng):
+        ...         self.columns_ = [X[:, j] for j in range(X.shape[1])]
+        ...     def _sample(self, n_rows, conditions, rng):
+        ...         return np.column_stack([rng.choice(c, n_rows) for c in self.columns_])
+        >>> df = pd.DataFrame({"x": [1.5, 2.5, 3.5], "c": ["a", "b", "a"]})
+        >>> Independent(rng=0).fit(df).sample(4).shape
+        (4, 2)
     """
 
     name: ClassVar[str] = ""

@@ -25,6 +25,7 @@ change what the other columns draw.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import warnings
@@ -446,7 +447,11 @@ class _Engine:
             if c.null_rate > 0 and c.name not in self.native and c.name not in self.reject:
                 mask = self.stream(_T_NULL, i).random(n) < c.null_rate
             if c.distribution == "sequence":
-                data[c.name] = _to_series(self.sequence(c, b, order), c, mask)
+                seq = self.sequence(c, b, order)
+                if mask is not None or isinstance(seq, np.ndarray):
+                    kind = object if c.value_kind == "str" else np.int64
+                    seq = _to_series(np.asarray(seq, dtype=kind), c, mask)
+                data[c.name] = seq
                 continue
             codes = b.codes.get(c.name)
             if codes is not None and c.value_kind == "str":
@@ -593,7 +598,20 @@ class _Engine:
         v = _cast(v, c.options.get("dtype") or c.value_kind)
         if c.decimals is not None and isinstance(v, np.ndarray) and v.dtype.kind == "f":
             v = np.round(v, c.decimals)
-        b.set(c.name, v)
+        codes = None
+        if isinstance(v, np.ndarray) and v.dtype == object:
+            codes = self.text_codes(p, b, v)
+        b.set(c.name, v, codes)
+
+    def text_codes(self, p: Param, b: _Batch, v: np.ndarray) -> tuple[np.ndarray, list[Any]] | None:
+        """Codes of a derived text column when they come for free (constants, lookups)."""
+        if p.expr is not None and isinstance(p.expr.tree.body, ast.Constant):
+            return np.zeros(b.n, dtype=np.int64), [p.expr.tree.body.value]
+        if p.by is not None:
+            idx, vals = self.lookup_index(p, b, "")
+            if all(isinstance(x, str) for x in vals) and len(set(vals)) == len(vals):
+                return idx.astype(np.int64), list(vals)
+        return None
 
     def label(self, c: ColumnDef, i: int, b: _Batch) -> None:
         v = _as_bool(self.evaluate(c.label, b, f"{c.path}.label")).copy()
@@ -1136,13 +1154,23 @@ def _sort_key(values: Any, codes: tuple[np.ndarray, list[Any]] | None) -> np.nda
     return arr
 
 
-_ZFILL = re.compile(r"([^{}]*)\{:0(\d+)d\}([^{}]*)")
+_ZFILL = re.compile(r"([^{}]*)\{(?::0(\d+)d|:d|)\}([^{}]*)")
 
 
-def _format_ids(nums: np.ndarray, fmt: str) -> np.ndarray:
+def _format_ids(nums: np.ndarray, fmt: str) -> Any:
+    """Format integer ids as text: vectorised for ``'PRE{:0Nd}POST'`` formats."""
     m = _ZFILL.fullmatch(fmt)
     if m and (nums >= 0).all():
-        pre, width, post = m.group(1), int(m.group(2)), m.group(3)
+        pre, width, post = m.group(1), int(m.group(2) or 0), m.group(3)
+        if getattr(_STR_DTYPE, "storage", None) == "pyarrow":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            a = pc.cast(pa.array(nums), pa.string())
+            if width:
+                a = pc.utf8_lpad(a, width, "0")
+            a = pc.binary_join_element_wise(pre, a, post, "")
+            return pd.array(a, dtype=_STR_DTYPE)
         s = np.char.zfill(nums.astype(str), width)
         if pre:
             s = np.char.add(pre, s)
