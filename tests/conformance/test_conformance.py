@@ -55,10 +55,17 @@ CASES: dict[str, Case] = {
 }
 
 
+RULES_NULL_RATE = 0.05
+
+
 def _rules_case() -> Case:
-    spec = Path(sosie.__file__).parent / "examples" / "card_transactions.yaml"
+    import yaml
+
+    path = Path(sosie.__file__).parent / "examples" / "card_transactions.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["columns"]["distance_from_home_km"]["null_rate"] = RULES_NULL_RATE
     return Case(
-        params={"spec": str(spec)},
+        params={"spec": spec},
         fit=lambda g, d: g.fit(),
         data=False,
         conditions=[{"merchant_category": "grocery"}],
@@ -153,9 +160,12 @@ def test_types_formats_categories_bounds(fitted, sink):
 
 def test_nulls_modelled(fitted, sink):
     name, _, gen = fitted
-    if not CASES[name].data:
-        pytest.skip("rule-based: nulls come from the spec")
     out = gen.sample(3000, rng=2)
+    if not CASES[name].data:  # rule-based: nulls come from the spec's null_rate
+        assert abs(out["distance_from_home_km"].isna().mean() - RULES_NULL_RATE) < 0.015
+        assert gen.schema_["distance_from_home_km"].nullable
+        assert out.drop(columns="distance_from_home_km").notna().all().all()
+        return
     for spec in gen.schema_:
         real = sink[spec.name].isna().mean()
         syn = out[spec.name].isna().mean()

@@ -9,10 +9,12 @@ Example:
 from .base import Generator, fingerprint
 from .copula import GaussianCopulaGenerator
 from .registry import get_generator, list_generators, make_generator, register
+from .rules import RulesGenerator
 
 __all__ = [
     "GaussianCopulaGenerator",
     "Generator",
+    "RulesGenerator",
     "fingerprint",
     "get_generator",
     "list_generators",

@@ -1,3 +1,4 @@
 """Imports the built-in generator modules so that they register themselves."""
 
 from . import copula as _copula  # noqa: F401
+from . import rules as _rules  # noqa: F401

@@ -160,3 +160,25 @@ def test_written_outputs_keep_types(capsys, adult_csv, tmp_path):
     real = pd.read_csv(adult_csv)
     assert set(s.columns) == set(real.columns)
     assert str(s["age"].dtype) == "int64"
+
+
+def test_generate_from_spec(capsys, tmp_path):
+    from sosie.generators.rules import example_path
+
+    out = tmp_path / "tx.parquet"
+    code, _, err = run(capsys, "generate", str(example_path("card_transactions")), "-n", "5000", "--seed", "1", "-o", str(out))
+    assert code == 0, err
+    df = read_table(out)
+    assert len(df) == 5000 and (df["amount"] > 0).all()
+    assert 0 < df["is_fraud"].mean() < 0.05
+    again = tmp_path / "tx2.parquet"
+    assert run(capsys, "generate", str(example_path("card_transactions")), "-n", "5000", "--seed", "1", "-o", str(again))[0] == 0
+    pd.testing.assert_frame_equal(read_table(again), df)
+
+
+def test_generate_reports_spec_line(capsys, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("columns:\n  x:\n    distribution: lognormall\n    mu: 1\n")
+    code, _, err = run(capsys, "generate", str(spec), "-n", "10", "-o", str(tmp_path / "x.csv"))
+    assert code == 2 and "line 3" in err and "lognormal" in err
+    assert not (tmp_path / "x.csv").exists()

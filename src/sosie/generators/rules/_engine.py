@@ -160,7 +160,9 @@ class _Batch:
             if isinstance(v, pd.DatetimeIndex):
                 arr = v.asi8.copy()
                 arr[idx] = new.asi8
-                self.values[k] = pd.DatetimeIndex(arr.view("M8[ns]")).tz_localize("UTC").tz_convert(v.tz)
+                self.values[k] = (
+                    pd.DatetimeIndex(arr.view("M8[ns]")).tz_localize("UTC").tz_convert(v.tz)
+                )
             else:
                 if v.dtype != new.dtype:
                     v = v.astype(np.result_type(v, new))
@@ -287,7 +289,7 @@ class _Engine:
     def row_stage(self, cols: list[ColumnDef], n_rows: int) -> _Batch:
         """Make ``n_rows`` rows passing every row-level rule and condition (bounded)."""
         rules = [r for r in self.spec.rules if r.stage == 1]
-        fails: Counter[str] = Counter()
+        fails: Counter[tuple[str, str, frozenset[str]]] = Counter()
         max_rounds = self.spec.max_rounds
         cap = max(4 * n_rows, 65_536)
         out = self.batch(cols, n_rows)
@@ -296,9 +298,7 @@ class _Engine:
         holes = np.flatnonzero(~ok)  # rows of ``out`` still to replace
         generated, accepted, rounds = n_rows, n_rows - len(holes), 0
         while len(holes):
-            if rounds >= max_rounds or (
-                accepted == 0 and generated >= _MAX_CANDIDATES_WITHOUT_ANY
-            ):
+            if rounds >= max_rounds or (accepted == 0 and generated >= _MAX_CANDIDATES_WITHOUT_ANY):
                 return self.give_up(out, holes, generated, rounds, fails, n_rows)
             rounds += 1
             rate = accepted / generated
@@ -322,27 +322,31 @@ class _Engine:
         return b
 
     def check(
-        self, b: _Batch, rules: list[RuleDef], fails: Counter[str], *, with_conditions: bool
+        self,
+        b: _Batch,
+        rules: list[RuleDef],
+        fails: Counter[tuple[str, str, frozenset[str]]],
+        *,
+        with_conditions: bool,
     ) -> np.ndarray:
         ok = np.ones(b.n, dtype=bool)
         for name, bad in b.invalid.items():
             if bad.any():
-                fails[f"bounds of {self.spec.where(self.cols[self.index[name]].path)}"] += int(
-                    bad.sum()
-                )
+                path = self.cols[self.index[name]].path
+                fails[(f"the bounds of {name!r}", path, frozenset({name}))] += int(bad.sum())
                 ok &= ~bad
         for r in rules:
             passed = self.rule_mask(r, b)
             nf = int((~passed).sum())
             if nf:
-                fails[f"rule {r.name!r} ({self.spec.where(r.path)})"] += nf
+                fails[(f"rule {r.name!r}", r.path, r.names)] += nf
                 ok &= passed
         if with_conditions:
             for name, value in self.reject.items():
                 passed = _equals(b.values[name], value)
                 nf = int((~passed).sum())
                 if nf:
-                    fails[f"condition {name}={value!r}"] += nf
+                    fails[(f"condition {name}={value!r}", "", frozenset({name}))] += nf
                     ok &= passed
         return ok
 
@@ -359,17 +363,20 @@ class _Engine:
         holes: np.ndarray,
         generated: int,
         rounds: int,
-        fails: Counter[str],
+        fails: Counter[tuple[str, str, frozenset[str]]],
         n_rows: int,
     ) -> _Batch:
         accepted = n_rows - len(holes)
-        worst, worst_n = fails.most_common(1)[0] if fails else ("(none)", 0)
+        (label, path, names), worst_n = (
+            fails.most_common(1)[0] if fails else (("(nothing)", "", frozenset()), 0)
+        )
         share = worst_n / generated if generated else 0.0
+        shown = f"{label} ({self.spec.where(path)})" if path else label
         found = (
             f"only {accepted} of {n_rows} rows could be made in {rounds} resampling rounds "
-            f"({generated} candidate rows); {worst} rejected {share:.1%} of the candidates"
+            f"({generated} candidate rows); {shown} rejected {share:.1%} of the candidates"
         )
-        if self.reject or (self.native and worst_n == generated):
+        if self.reject or names & set(self.native):
             conds = {**self.native, **self.reject}
             raise ConditionError(
                 Problem(
@@ -381,7 +388,7 @@ class _Engine:
                 )
             )
         problem = Problem(
-            self.spec.where("rules") if self.spec.rules else self.spec.where("columns"),
+            self.spec.where(path or "rules"),
             f"{n_rows} rows that satisfy every rule",
             found,
             "relax that rule, bound the distribution so it holds by construction "
@@ -405,7 +412,7 @@ class _Engine:
         if not rules:
             return
         redraw = [c for c in cols if c.distribution != "event_time"]
-        fails: Counter[str] = Counter()
+        fails: Counter[tuple[str, str, frozenset[str]]] = Counter()
         for rnd in range(self.spec.max_rounds + 1):
             ok = self.check(b, rules, fails, with_conditions=False)
             if ok.all():
@@ -417,11 +424,11 @@ class _Engine:
             for c in redraw:
                 self.compute(c, self.index[c.name], sub, tag=_T_ROW, event=True)
             b.assign(bad, sub, [c.name for c in redraw])
-        worst = fails.most_common(1)[0][0]
+        label, path, _ = fails.most_common(1)[0][0]
         problem = Problem(
-            self.spec.where("rules"),
+            self.spec.where(path or "rules"),
             f"{b.n} rows that satisfy every rule",
-            f"{len(bad)} rows still break {worst} after {self.spec.max_rounds} rounds "
+            f"{len(bad)} rows still break {label} after {self.spec.max_rounds} rounds "
             f"redrawing the columns computed from event times; {b.n - len(bad)} rows are valid",
             "relax the rule or base it on row-level columns",
         )
@@ -593,7 +600,9 @@ class _Engine:
         else:
             v = self.lookup(p, b, f"{c.path}.expr", numeric=False)
             kinds = {type(x) for x in v[:1]}
-            if kinds and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v[:1]):
+            if kinds and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v[:1]
+            ):
                 v = np.asarray(v.tolist())
         v = _cast(v, c.options.get("dtype") or c.value_kind)
         if c.decimals is not None and isinstance(v, np.ndarray) and v.dtype.kind == "f":
@@ -643,7 +652,9 @@ class _Engine:
 
     def event_time(self, c: ColumnDef, b: _Batch) -> None:
         gap = b.values[f"__gap__{c.name}"]
-        g_ns = np.rint(np.asarray(gap, dtype=np.float64) * UNITS[c.options["unit"]]).astype(np.int64)
+        g_ns = np.rint(np.asarray(gap, dtype=np.float64) * UNITS[c.options["unit"]]).astype(
+            np.int64
+        )
         n = b.n
         if c.by is not None:
             codes = _group_codes(b.values[c.by], b.codes.get(c.by))
@@ -672,9 +683,10 @@ class _Engine:
         if d in _NUMERIC_DRAWN:
             self.draw_numeric(c, rng, b)
         elif d == "bernoulli":
-            p = self.param(c, "p", c.params["p"], b)
-            if np.any((np.asarray(p) < 0) | (np.asarray(p) > 1) | np.isnan(np.asarray(p, float))):
-                self.bad_param(c, "p", "probabilities in [0, 1]", int(np.sum(~((np.asarray(p) >= 0) & (np.asarray(p) <= 1)))))
+            p = np.asarray(self.param(c, "p", c.params["p"], b), dtype=np.float64)
+            bad = ~((p >= 0) & (p <= 1))
+            if bad.any():
+                self.bad_param(c, "p", "probabilities in [0, 1]", int(bad.sum()))
             v = rng.random(n) < p
             b.set(c.name, v, (v.astype(np.int64), [False, True]))
         elif d == "categorical":
@@ -718,7 +730,9 @@ class _Engine:
         if weights is not None:
             w = np.asarray(self.tables[c.name].values[weights], dtype=np.float64)
             if not (np.all(w >= 0) and w.sum() > 0):
-                self.bad_param(c, "weights", "non-negative weights, not all zero", int(np.sum(~(w >= 0))))
+                self.bad_param(
+                    c, "weights", "non-negative weights, not all zero", int(np.sum(~(w >= 0)))
+                )
             codes = rng.choice(count, size=b.n, p=w / w.sum()).astype(np.int64)
         elif skew > 0:
             ranks = self.stream(_T_SKEW, i).permutation(count) + 1.0
@@ -739,7 +753,7 @@ class _Engine:
             b.set(c.name, values)
             return
         codes = rng.integers(0, len(pool.values), size=b.n, dtype=np.int64)
-        b.set(c.name, pool.values[codes], (codes, pool.domain))
+        b.set(c.name, pool.values[codes], (codes, pool.domain) if pool.distinct else None)
 
     def pool_target(self, c: ColumnDef) -> int:
         if c.per is not None:
@@ -769,7 +783,7 @@ class _Engine:
             if hw is not None:
                 w = w * np.asarray(hw)[np.asarray(slots.hour)]
             if ww is not None:
-                w = w * np.asarray(ww)[np.asarray(slots.dayofweek)]
+                w = w * np.asarray(ww)[np.asarray(slots.day_of_week)]
             if not w.sum() > 0:
                 raise SpecError(
                     Problem(
@@ -811,7 +825,11 @@ class _Engine:
                     v = math.ceil(v) - 1 if k.hi_strict else math.floor(v)
                 hi = np.where(mask, np.minimum(hi, v), hi)
             if k.grid is not None:
-                base = np.full(n, np.nan) if grid is None else np.broadcast_to(grid, (n,)).astype(float)
+                base = (
+                    np.full(n, np.nan)
+                    if grid is None
+                    else np.broadcast_to(grid, (n,)).astype(float)
+                )
                 grid = np.where(mask, k.grid, base)
         if is_int and not discrete:
             # continuous draws rounded to integers: widen by half a unit so rounding stays inside
@@ -823,13 +841,23 @@ class _Engine:
         d = c.distribution
         n = b.n
         p = {k: self.param(c, k, v, b) for k, v in c.params.items()}
-        for key, cond in (("std", "pos"), ("sigma", "pos"), ("scale", "pos"), ("rate", "pos"),
-                          ("shape", "pos"), ("a", "pos"), ("b", "pos"), ("lam", "nonneg")):
+        for key, cond in (
+            ("std", "pos"),
+            ("sigma", "pos"),
+            ("scale", "pos"),
+            ("rate", "pos"),
+            ("shape", "pos"),
+            ("a", "pos"),
+            ("b", "pos"),
+            ("lam", "nonneg"),
+        ):
             if key in p and not np.isscalar(p[key]):
                 arr = np.asarray(p[key])
                 bad = ~(arr > 0) if cond == "pos" else ~(arr >= 0)
                 if bad.any():
-                    self.bad_param(c, key, "values > 0" if cond == "pos" else "values >= 0", int(bad.sum()))
+                    self.bad_param(
+                        c, key, "values > 0" if cond == "pos" else "values >= 0", int(bad.sum())
+                    )
         lo, hi, grid = self.bounds(c, b)
         bounded = bool(np.any(np.isfinite(lo)) or np.any(np.isfinite(hi)))
         if d == "exponential":
@@ -899,7 +927,9 @@ def _trunc_std_normal(a: Any, b: Any, u: np.ndarray) -> np.ndarray:
     return np.where(mass > 0, z, np.nan)
 
 
-def _truncated(d: str, p: dict[str, Any], lo: Any, hi: Any, rng: np.random.Generator, n: int) -> np.ndarray:
+def _truncated(
+    d: str, p: dict[str, Any], lo: Any, hi: Any, rng: np.random.Generator, n: int
+) -> np.ndarray:
     u = rng.random(n)
     lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), (n,))
     hi = np.broadcast_to(np.asarray(hi, dtype=np.float64), (n,))
@@ -937,7 +967,9 @@ def _truncated(d: str, p: dict[str, Any], lo: Any, hi: Any, rng: np.random.Gener
         a = np.maximum(np.ceil(lo), 0.0)
         b_ = np.floor(hi)
         fa = np.where(a > 0, stats.poisson.cdf(a - 1, lam), 0.0)
-        fb = np.where(np.isfinite(b_), stats.poisson.cdf(np.where(np.isfinite(b_), b_, 0), lam), 1.0)
+        fb = np.where(
+            np.isfinite(b_), stats.poisson.cdf(np.where(np.isfinite(b_), b_, 0), lam), 1.0
+        )
         mass = fb - fa
         x = stats.poisson.ppf(np.clip(fa + u * mass, 0, 1), lam)
         x = np.clip(x, a, b_)
@@ -959,13 +991,14 @@ def _truncated(d: str, p: dict[str, Any], lo: Any, hi: Any, rng: np.random.Gener
 
 
 class _FakerPool:
-    """Distinct values from a seeded Faker instance (see :func:`generate`)."""
+    """Distinct values from a Faker instance seeded from the column's stream (see
+    :func:`generate` for the trade-off). Pools are cached by (locale, provider, args,
+    size, seed), so repeated calls with the same seed skip the Faker calls."""
 
     def __init__(self, c: ColumnDef, rng: np.random.Generator, size: int):
         self.c = c
         self.seed = int(rng.integers(0, 2**63 - 1))
         self.cursor = 0
-        self.size = size
         key = (
             c.options["locale"],
             c.options["provider"],
@@ -973,54 +1006,55 @@ class _FakerPool:
             size,
             self.seed,
         )
-        cached = _POOL_CACHE.get(key)
-        if cached is None:
-            self.fake = None
-            cached = self.build(size)
-            _POOL_CACHE[key] = cached
+        hit = _POOL_CACHE.get(key)
+        if hit is None:
+            hit = self.build(size)
+            _POOL_CACHE[key] = hit
             while len(_POOL_CACHE) > 8:
                 _POOL_CACHE.popitem(last=False)
         else:
             _POOL_CACHE.move_to_end(key)
-        self.values = cached
-        self.domain = list(cached)
-        self.order: np.ndarray | None = None
+        self.values, self.distinct = hit
+        self.domain = list(self.values) if self.distinct else None
 
-    def build(self, size: int, existing: list[Any] | None = None) -> np.ndarray:
+    def build(self, size: int) -> tuple[np.ndarray, bool]:
         from faker import Faker
         from faker.exceptions import UniquenessException
 
-        if getattr(self, "fake", None) is None:
-            self.fake = Faker(self.c.options["locale"])
-            self.fake.seed_instance(self.seed)
-        fn = getattr(self.fake.unique, self.c.options["provider"])
-        args = self.c.options["args"]
-        out = list(existing or [])
+        fake = Faker(self.c.options["locale"])
+        fake.seed_instance(self.seed)  # an instance seed: Faker's shared state is untouched
+        provider, args = self.c.options["provider"], self.c.options["args"]
+        unique = getattr(fake.unique, provider)
+        out: list[Any] = []
+        distinct = True
         try:
             while len(out) < size:
-                out.append(fn(**args))
-        except UniquenessException:
+                out.append(unique(**args))
+        except UniquenessException:  # the provider has fewer distinct values: a smaller pool
             pass
-        except TypeError:  # unhashable values: no uniqueness
-            plain = getattr(self.fake, self.c.options["provider"])
+        except TypeError:  # unhashable values (lists...): uniqueness cannot be checked
+            plain = getattr(fake, provider)
+            distinct = False
             while len(out) < size:
                 out.append(plain(**args))
-        return _array(out, self.c.value_kind)
+        return _array(out, self.c.value_kind), distinct
 
     def take_unique(self, m: int, where: str) -> np.ndarray:
         """Values never handed out before (for ``unique: true``), growing the pool as needed."""
         if self.cursor + m > len(self.values):
-            grown = self.build(max(self.cursor + m, int(len(self.values) * 1.5)), list(self.values))
-            if len(grown) < self.cursor + m:
+            # same seed: the bigger pool starts with the values already handed out
+            values, distinct = self.build(max(self.cursor + m, int(len(self.values) * 1.5)))
+            if len(values) < self.cursor + m or not distinct:
                 raise SpecError(
                     Problem(
                         where,
-                        f"{self.cursor + m} distinct values from faker's {self.c.options['provider']}",
-                        f"only {len(grown)} distinct values",
+                        f"{self.cursor + m} distinct values from faker's "
+                        f"{self.c.options['provider']}",
+                        f"only {len(values)} distinct values" if distinct else "unhashable values",
                         "drop 'unique: true' or use a provider with more values",
                     )
                 )
-            self.values = grown
+            self.values = values
         out = self.values[self.cursor : self.cursor + m]
         self.cursor += m
         return out
@@ -1074,16 +1108,23 @@ def _check_condition_value(c: ColumnDef, value: Any, where: str) -> tuple[Proble
     if dom is not None:
         if value not in dom or (isinstance(value, bool) != isinstance(dom[0], bool)):
             shown = ", ".join(map(repr, dom[:20])) + (" ..." if len(dom) > 20 else "")
-            return Problem(where, f"one of {shown}", repr(value), "use one of the listed values"), value
+            return Problem(
+                where, f"one of {shown}", repr(value), "use one of the listed values"
+            ), value
         return None, value
     if kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return Problem(where, "a number", repr(value), "condition on a number"), value
         if kind == "int" and c.kind == "draw" and not float(value).is_integer():
             return Problem(where, "a whole number", repr(value), "use an integer"), value
-        if c.min is not None and value < c.min or c.max is not None and value > c.max:
+        if (c.min is not None and value < c.min) or (c.max is not None and value > c.max):
             return (
-                Problem(where, f"a value in [{c.min}, {c.max}]", repr(value), "use a value within the bounds"),
+                Problem(
+                    where,
+                    f"a value in [{c.min}, {c.max}]",
+                    repr(value),
+                    "use a value within the bounds",
+                ),
                 value,
             )
         return None, (int(value) if kind == "int" else float(value))
@@ -1095,13 +1136,17 @@ def _check_condition_value(c: ColumnDef, value: Any, where: str) -> tuple[Proble
         try:
             ts = pd.Timestamp(value)
         except (TypeError, ValueError) as e:
-            return Problem(where, "a date/time", f"{value!r} ({e})", "use an ISO 8601 date/time"), value
+            return Problem(
+                where, "a date/time", f"{value!r} ({e})", "use an ISO 8601 date/time"
+            ), value
         tz = c.options.get("tz")
         if tz is not None:
             ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
         s, e_ = c.options.get("start"), c.options.get("end")
         if s is not None and e_ is not None and not s <= ts <= e_:
-            return Problem(where, f"a time between {s} and {e_}", str(ts), "use a time in the range"), value
+            return Problem(
+                where, f"a time between {s} and {e_}", str(ts), "use a time in the range"
+            ), value
         return None, ts
     if kind == "str" and not isinstance(value, str):
         return Problem(where, "a string", repr(value), "condition on a string"), value
@@ -1238,7 +1283,7 @@ def _strings_from_codes(codes: np.ndarray, domain: list[Any], mask: np.ndarray |
     """A text column built from category codes (a take on the few categories: fast)."""
     if mask is not None:
         codes = np.where(mask, -1, codes)
-    if _STR_DTYPE == object:
+    if _STR_DTYPE == np.dtype(object):
         dom = _array([*domain, None], "str")
         return dom[codes]
     arr = pd.array(_array(list(domain), "str"), dtype=_STR_DTYPE)

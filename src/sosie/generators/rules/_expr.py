@@ -256,8 +256,10 @@ def parse_expression(
         unknown = sorted(names - set(known))
         if unknown:
             close = difflib.get_close_matches(unknown[0], known, n=3)
-            hint = f"did you mean {', '.join(map(repr, close))}?" if close else (
-                "known columns: " + ", ".join(map(repr, known[:20]))
+            hint = (
+                f"did you mean {', '.join(map(repr, close))}?"
+                if close
+                else ("known columns: " + ", ".join(map(repr, known[:20])))
             )
             raise SpecError(
                 Problem(
@@ -296,7 +298,9 @@ class _Checker:
             return
         if isinstance(node, ast.Name):
             if node.id.startswith("__"):
-                self.fail("a column name", f"the name {node.id!r}", "column names cannot start with '__'")
+                self.fail(
+                    "a column name", f"the name {node.id!r}", "column names cannot start with '__'"
+                )
             self.names.add(node.id)
             return
         if isinstance(node, ast.BinOp):
@@ -327,7 +331,9 @@ class _Checker:
             return
         if isinstance(node, ast.Compare):
             if len(node.ops) > 1 and any(isinstance(o, (ast.In, ast.NotIn)) for o in node.ops):
-                self.fail("a single 'in' test", "'in' inside a chained comparison", "split it with 'and'")
+                self.fail(
+                    "a single 'in' test", "'in' inside a chained comparison", "split it with 'and'"
+                )
             self.visit(node.left)
             for op, comp in zip(node.ops, node.comparators, strict=True):
                 if isinstance(op, (ast.In, ast.NotIn)):
@@ -486,7 +492,7 @@ def _datetime_field(v: Any, field: str) -> np.ndarray:
         raise TypeError(f"{field}() needs a datetime column")
     idx = pd.DatetimeIndex(v)
     if field == "dayofweek":
-        return np.asarray(idx.dayofweek, dtype=np.int64)
+        return np.asarray(idx.day_of_week, dtype=np.int64)
     return np.asarray(getattr(idx, field), dtype=np.int64)
 
 
@@ -573,8 +579,10 @@ class _Evaluator:
         if isinstance(op, (ast.In, ast.NotIn)):
             vals = [e.value for e in comp.elts]  # type: ignore[attr-defined]
             arr = np.asarray(a)
-            out = np.isin(arr, np.asarray(vals, dtype=object)) if arr.dtype == object else np.isin(
-                arr, vals
+            out = (
+                np.isin(arr, np.asarray(vals, dtype=object))
+                if arr.dtype == object
+                else np.isin(arr, vals)
             )
             return out if isinstance(op, ast.In) else ~out
         if _is_datetime(a) and isinstance(b, str):
@@ -605,7 +613,9 @@ class _Evaluator:
         return out
 
     def v_IfExp(self, node: ast.IfExp) -> Any:
-        return np.where(_as_bool(self.visit(node.test)), self.visit(node.body), self.visit(node.orelse))
+        return np.where(
+            _as_bool(self.visit(node.test)), self.visit(node.body), self.visit(node.orelse)
+        )
 
     def v_Call(self, node: ast.Call) -> Any:
         f = node.func.id  # type: ignore[attr-defined]

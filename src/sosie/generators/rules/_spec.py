@@ -94,7 +94,7 @@ import pandas as pd
 import yaml
 
 from ...errors import Problem, SpecError
-from ._expr import FUNCTIONS, Expr, parse_expression
+from ._expr import Expr, parse_expression
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -151,7 +151,16 @@ _TOP_KEYS = (
     "on_failure",
 )
 _RULE_KEYS = ("name", "check", "when", "description")
-SEMANTIC_TYPES = ("numerical", "categorical", "boolean", "datetime", "id", "pii", "text", "constant")
+SEMANTIC_TYPES = (
+    "numerical",
+    "categorical",
+    "boolean",
+    "datetime",
+    "id",
+    "pii",
+    "text",
+    "constant",
+)
 #: accepted resolution spellings -> pandas frequency
 RESOLUTIONS = {
     "D": "D",
@@ -241,7 +250,12 @@ class Param:
         return frozenset()
 
     def literal_values(self) -> list[Any]:
-        """Every literal value it can take (the value, or the table's values and default)."""
+        """Every literal value it can take (the value, or the table's values and default).
+
+        Example:
+            >>> Param(by="k", table={"a": 1, "b": 2}, default=0, has_default=True).literal_values()
+            [1, 2, 0]
+        """
         if self.expr is not None:
             return []
         if self.by is not None:
@@ -438,7 +452,13 @@ class RuleSpec:
 
     @property
     def output_columns(self) -> list[str]:
-        """Names of the columns in the output (hidden helpers left out), in order."""
+        """Names of the columns in the output (hidden helpers left out), in order.
+
+        Example:
+            >>> load_spec({"columns": {"a": {"distribution": "uuid", "hidden": True},
+            ...                        "b": {"expr": "a"}}}).output_columns
+            ['b']
+        """
         return [c.name for c in self.columns if not c.hidden]
 
     def where(self, path: str) -> str:
@@ -611,7 +631,9 @@ def _read(source: Any) -> tuple[str | None, Any, dict[str, int]]:
     )
     if looks_like_path:
         return _read_file(Path(s))
-    return None, *_parse_text(source, None, json_first=s.startswith("{"))
+    # '{"...' is JSON; '{key: ...' may be a YAML flow mapping (tried as JSON, then YAML)
+    strict_json = s.startswith("{") and s[1:].lstrip().startswith('"')
+    return None, *_parse_text(source, None, json_first=s.startswith("{"), strict=strict_json)
 
 
 def _read_file(path: Path) -> tuple[str | None, Any, dict[str, int]]:
@@ -626,16 +648,21 @@ def _read_file(path: Path) -> tuple[str | None, Any, dict[str, int]]:
                 "check the path",
             )
         ) from None
-    data, lines = _parse_text(text, path.name, json_first=path.suffix.lower() == ".json")
+    is_json = path.suffix.lower() == ".json"
+    data, lines = _parse_text(text, path.name, json_first=is_json, strict=is_json)
     return path.name, data, lines
 
 
-def _parse_text(text: str, name: str | None, *, json_first: bool) -> tuple[Any, dict[str, int]]:
+def _parse_text(
+    text: str, name: str | None, *, json_first: bool, strict: bool
+) -> tuple[Any, dict[str, int]]:
     label = f"{name} " if name else ""
     if json_first:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
+            if not strict:
+                return _parse_text(text, name, json_first=False, strict=False)
             raise SpecError(
                 Problem(
                     f"{label}line {e.lineno} column {e.colno}",
@@ -726,7 +753,10 @@ def _where(source: str | None, lines: Mapping[str, Any], path: str) -> str:
 
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
-        return {str(k) if not isinstance(k, (bool, int, float)) else k: _jsonable(x) for k, x in v.items()}
+        return {
+            str(k) if not isinstance(k, (bool, int, float)) else k: _jsonable(x)
+            for k, x in v.items()
+        }
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
     if isinstance(v, (_dt.datetime, _dt.date)):
@@ -891,7 +921,9 @@ class _Validator:
             self.add(path, "weights >= 0", repr(list(w)), "remove the negative weights")
             return None
         if not sum(w) > 0:
-            self.add(path, "weights that sum to more than 0", repr(list(w)), "make a weight positive")
+            self.add(
+                path, "weights that sum to more than 0", repr(list(w)), "make a weight positive"
+            )
             return None
         return [float(x) for x in w]
 
@@ -1028,7 +1060,9 @@ class _Validator:
         self.references(out)
         return out
 
-    def column(self, name: str, path: str, body: Mapping[str, Any], locale: str) -> ColumnDef | None:
+    def column(
+        self, name: str, path: str, body: Mapping[str, Any], locale: str
+    ) -> ColumnDef | None:
         kinds = [k for k in ("distribution", "expr", "label") if k in body]
         if len(kinds) != 1:
             self.add(
@@ -1052,7 +1086,9 @@ class _Validator:
         path = col.path
         per = body.get("per")
         if per is not None and not isinstance(per, str):
-            self.add(f"{path}.per", "a column name", repr(per), "name an entity or categorical column")
+            self.add(
+                f"{path}.per", "a column name", repr(per), "name an entity or categorical column"
+            )
         col.per = per if isinstance(per, str) else None
         hidden = body.get("hidden", False)
         if not isinstance(hidden, bool):
@@ -1360,7 +1396,9 @@ class _Validator:
             col.options["start"] = self.timestamp(f"{path}.start", body["start"], tz)
         unit = body.get("unit", "s")
         if unit not in UNITS:
-            self.add(f"{path}.unit", "one of " + ", ".join(UNITS), repr(unit), _suggest(unit, UNITS))
+            self.add(
+                f"{path}.unit", "one of " + ", ".join(UNITS), repr(unit), _suggest(unit, UNITS)
+            )
             unit = "s"
         col.options["unit"] = unit
         by = body.get("by")
@@ -1418,7 +1456,9 @@ class _Validator:
             count = 1
         skew = body.get("skew", 0.0)
         if not _is_num(skew) or skew < 0:
-            self.add(f"{path}.skew", "a number >= 0 (0: all equally active)", repr(skew), "e.g. 1.0")
+            self.add(
+                f"{path}.skew", "a number >= 0 (0: all equally active)", repr(skew), "e.g. 1.0"
+            )
             skew = 0.0
         start = body.get("start", 1)
         if not _is_int(start):
@@ -1466,7 +1506,12 @@ class _Validator:
         by, values = raw.get("by"), raw.get("values")
         ok = True
         if not isinstance(by, str):
-            self.add(f"{path}.by" if "by" in raw else path, "a column name in 'by'", repr(by), "add 'by: <column>'")
+            self.add(
+                f"{path}.by" if "by" in raw else path,
+                "a column name in 'by'",
+                repr(by),
+                "add 'by: <column>'",
+            )
             ok = False
         if not isinstance(values, Mapping) or not values:
             self.add(
@@ -1479,11 +1524,15 @@ class _Validator:
         else:
             for k, v in values.items():
                 if not isinstance(v, (str, int, float, bool)):
-                    self.add(f"{path}.values.{k}", "a plain value", repr(v), "use a string or number")
+                    self.add(
+                        f"{path}.values.{k}", "a plain value", repr(v), "use a string or number"
+                    )
                     ok = False
         if not ok:
             return None
-        return Param(by=by, table=dict(values), default=raw.get("default"), has_default="default" in raw)
+        return Param(
+            by=by, table=dict(values), default=raw.get("default"), has_default="default" in raw
+        )
 
     def label_col(self, col: ColumnDef, body: Mapping[str, Any]) -> None:
         path = col.path
@@ -1610,7 +1659,9 @@ class _Validator:
                                 "add the missing values or a 'default:'",
                             )
             # stages
-            ref_stages = [cols[index[n]].stage for _, ns in refs for n in ns if n in index and index[n] < i]
+            ref_stages = [
+                cols[index[n]].stage for _, ns in refs for n in ns if n in index and index[n] < i
+            ]
             if c.distribution == "event_time":
                 if any(s >= 2 for s in ref_stages):
                     self.add(
@@ -1619,12 +1670,8 @@ class _Validator:
                         "a reference to another event_time column (or a column derived from one)",
                         "base the rate on columns drawn per row or per entity",
                     )
-                if c.by is not None and c.by in index and not _is_group(cols[index[c.by]]):
-                    pass  # any column can group an event stream (grouped by its values)
             elif c.stage != 3 and any(s == 2 for s in ref_stages):
                 c.stage = 2
-            if c.per is not None and c.stage == 2:
-                pass
             # kinds
             if c.kind == "expr" and c.expr is not None:
                 k = c.expr.expr.kind(kinds) if c.expr.expr is not None else _lookup_kind(c.expr)
@@ -1699,7 +1746,7 @@ class _Validator:
                 continue
             self.unknown_keys(path, r, _RULE_KEYS, "rule")
             if "check" not in r:
-                self.add(path, "a 'check' expression", "no 'check'", "add check: \"amount > 0\"")
+                self.add(path, "a 'check' expression", "no 'check'", 'add check: "amount > 0"')
                 continue
             check = self.expr(f"{path}.check", r["check"])
             when = self.expr(f"{path}.when", r["when"]) if r.get("when") is not None else None
@@ -1758,7 +1805,9 @@ class _Validator:
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-            self.add("order_by", "a list of column names", repr(raw), "e.g. order_by: [host, timestamp]")
+            self.add(
+                "order_by", "a list of column names", repr(raw), "e.g. order_by: [host, timestamp]"
+            )
             return []
         index = {c.name: c for c in cols}
         out = []
@@ -1781,18 +1830,25 @@ class _Validator:
         index = {c.name: i for i, c in enumerate(cols)}
         for ri, rule in enumerate(rules):
             body = rule.check.tree.body
-            conjuncts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+            conjuncts = (
+                body.values
+                if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And)
+                else [body]
+            )
             for node in conjuncts:
                 for name, item in _constructive_items(node):
                     if name not in index:
                         continue
                     c = cols[index[name]]
-                    if c.kind != "draw" or c.distribution not in _NUMERIC_DRAWN or c.per is not None:
+                    if (
+                        c.kind != "draw"
+                        or c.distribution not in _NUMERIC_DRAWN
+                        or c.per is not None
+                    ):
                         continue
-                    if c.stage != 1:
-                        continue
+                    # the `when` must be computable when the column is drawn
                     if rule.when is not None and any(
-                        n not in index or index[n] >= index[name] or cols[index[n]].stage != 1
+                        n not in index or index[n] >= index[name] or cols[index[n]].stage > c.stage
                         for n in rule.when.names
                     ):
                         continue
@@ -1828,7 +1884,9 @@ def _constructive_items(node: ast.AST) -> list[tuple[str, dict[str, Any]]]:
             continue
         kind = type(op)
         if flip:
-            kind = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}.get(kind, kind)
+            kind = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}.get(
+                kind, kind
+            )
         if kind in (ast.Gt, ast.GtE):
             out.append((name, {"lo": float(val), "lo_strict": kind is ast.Gt}))
         elif kind in (ast.Lt, ast.LtE):
@@ -1952,9 +2010,13 @@ def _summarise(spec: RuleSpec, c: ColumnDef) -> ColumnSummary:
             e = c.options.get("end")
             if e is not None:
                 facts["max"] = e.isoformat()
-        elif d in ("sequence", "entity"):
+        elif d == "sequence":
             sem = "id"
             facts["id_format"] = _id_template(c.options.get("format"))
+        elif d == "entity":
+            # an entity key repeats across rows (a foreign key), so it is categorical, not an id
+            facts["categories"] = list(_entity_values(c))
+            facts["high_cardinality"] = len(facts["categories"]) > 500
         elif d == "uuid":
             sem = "id"
             facts["id_format"] = "uuid"
@@ -2017,15 +2079,10 @@ def _numeric_facts(spec: RuleSpec, c: ColumnDef) -> dict[str, Any]:
         if k.when is None and k.hi is not None:
             hi = k.hi if hi is None else min(hi, k.hi)
     facts: dict[str, Any] = {"dtype": c.value_kind}
-    if c.bounds == "clip" or d not in _NUMERIC_DRAWN:
-        pass
     if lo is not None:
-        facts["min"] = int(math.ceil(lo)) if c.value_kind == "int" else lo
+        facts["min"] = math.ceil(lo) if c.value_kind == "int" else lo
     if hi is not None:
-        facts["max"] = int(math.floor(hi)) if c.value_kind == "int" else hi
+        facts["max"] = math.floor(hi) if c.value_kind == "int" else hi
     if c.decimals is not None and c.value_kind == "float":
         facts["decimals"] = c.decimals
     return facts
-
-
-_ = FUNCTIONS  # re-exported vocabulary for docs
