@@ -251,8 +251,9 @@ def sample(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for this sample.")] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
+    card: Annotated[bool, typer.Option("--card/--no-card", help="Write a data card next to the output.")] = True,
 ) -> None:
-    """Sample N rows from a saved MODEL and write them to OUTPUT."""
+    """Sample N rows from a saved MODEL and write them (and a data card) to OUTPUT."""
     from ..generators.base import Generator
     from ..io import write_table
 
@@ -264,6 +265,33 @@ def sample(
     with _step(f"writing {output}"):
         where = write_table(df, output, table=table)
     _say(f"{len(df):,} rows written to [bold]{where}[/bold]")
+    if card:
+        _write_sample_card(gen, output, len(df), conds, seed)
+
+
+def _card_base(output: str) -> Path | None:
+    """``data.parquet`` -> ``data.card`` (next to the file); None for SQL outputs."""
+    from ..io import detect_format
+
+    if detect_format(output) == "sql":
+        return None
+    p = Path(output)
+    name = p.name
+    for ext in (".gz", ".bz2", ".xz"):
+        name = name.removesuffix(ext)
+    return p.with_name(name.rsplit(".", 1)[0] + ".card")
+
+
+def _write_sample_card(gen, output: str, n_rows: int, conds, seed) -> None:
+    from ..card import build_card, write_card
+
+    base = _card_base(output)
+    if base is None:
+        _say("no data card written for an SQL output; use `sosie evaluate --model` to make one")
+        return
+    card = build_card(gen, output=output, n_rows=n_rows, conditions=conds, sample_seed=seed)
+    json_path, md_path = write_card(card, base)
+    _say(f"data card written to [bold]{json_path}[/bold] and {md_path.name}")
 
 
 @app.command()
@@ -287,6 +315,123 @@ def generate(
     _say(f"{len(df):,} rows written to [bold]{where}[/bold]")
 
 
+def _split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@app.command()
+def evaluate(
+    real: Annotated[str, typer.Option("--real", help="Real data the generator was fitted on.")],
+    holdout: Annotated[str, typer.Option("--holdout", help="Real data the generator never saw.")],
+    synthetic: Annotated[str, typer.Option("--synthetic", help="The synthetic data.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("evaluation"),
+    target: Annotated[str | None, typer.Option(help="Column to predict (utility, fairness gaps).")] = None,
+    sensitive: Annotated[str | None, typer.Option(help="Comma-separated sensitive columns (bias audit).")] = None,
+    model: Annotated[Path | None, typer.Option(help="The .sosie model (schema, card, shadow attack).")] = None,
+    schema: Annotated[Path | None, typer.Option(help="Schema JSON (default: the model's, else inferred).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for subsampling, models and attacks.")] = 0,
+    max_rows: Annotated[int, typer.Option(help="Subsample each table to at most this many rows.")] = 50_000,
+) -> None:
+    """Evaluate synthetic data: writes evaluation.json, report.html and card.json/card.md."""
+    _evaluate_and_write(
+        real_train=_read(real, None),
+        real_holdout=_read(holdout, None),
+        synthetic=_read(synthetic, None),
+        out=out,
+        target=target,
+        sensitive=_split_list(sensitive),
+        model_path=model,
+        schema_path=schema,
+        seed=seed,
+        max_rows=max_rows,
+        synthetic_path=synthetic,
+    )
+
+
+def _evaluate_and_write(*, real_train, real_holdout, synthetic, out, target, sensitive, model_path=None,
+                        generator=None, schema_path=None, seed=0, max_rows=50_000, synthetic_path=None):
+    from ..card import build_card, write_card
+    from ..evaluate import evaluate as run_evaluation
+    from ..generators.base import Generator
+    from ..report import write_html
+    from ..schema import TableSchema
+
+    if generator is None and model_path is not None:
+        with _step(f"loading {model_path}"):
+            generator = Generator.load(model_path)
+    schema = None
+    if schema_path is not None:
+        schema = TableSchema.from_json(schema_path)
+    elif generator is not None:
+        schema = generator.schema_
+    factory = None
+    if generator is not None and generator.name != "rules":
+        params = {k: v for k, v in generator.get_params().items() if k != "rng"}
+        factory = lambda: type(generator)(**params)  # noqa: E731
+    with _step("evaluating fidelity, utility, privacy and fairness"):
+        ev = run_evaluation(
+            real_train, real_holdout, synthetic, schema=schema, target=target, sensitive=sensitive,
+            rng=seed, max_rows=max_rows, generator_factory=factory,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    card = build_card(generator, evaluation=ev, output=synthetic_path, n_rows=len(synthetic))
+    with _step(f"writing the report to {out}"):
+        ev.to_json(out / "evaluation.json")
+        write_html(ev, out / "report.html", card=card)
+        write_card(card, out / "card")
+    _print_summary(ev)
+    for name in ("report.html", "evaluation.json", "card.json", "card.md"):
+        console.print(f"  {name + ':':<17}{out / name}", soft_wrap=True, markup=False)
+    return ev
+
+
+def _print_summary(ev) -> None:
+    if _state["quiet"]:
+        return
+    t = Table("measure", "value", "what it means", title="evaluation summary")
+    explain = {
+        "column_shapes": "1 = every column's distribution matches",
+        "pair_trends": "1 = every pairwise relation matches",
+        "detection_auc": "0.5 = a classifier cannot tell synthetic from real",
+        "tstr_ratio": "1 = models trained on synthetic do as well as on real",
+        "dcr_share": "0.5 = synthetic rows are no closer to training rows than to unseen ones",
+        "exact_copies": "share of synthetic rows that copy a training row",
+        "mia_auc": "0.5 = membership-inference attacks do no better than guessing",
+    }
+    for k, v in ev.summary.items():
+        if k in explain:
+            t.add_row(k, "n/a" if v is None else f"{v:.3f}", explain[k])
+    console.print(t)
+
+
+@app.command()
+def check(
+    report: Annotated[Path, typer.Argument(help="evaluation.json written by `sosie evaluate`.")],
+    policy: Annotated[Path, typer.Option("--policy", help="Policy YAML/JSON with 'rules'.")],
+) -> None:
+    """Check an evaluation against a policy; exits 1 if a rule fails (for CI pipelines)."""
+    from ..evaluate import Evaluation
+    from ..policy import check_policy, load_policy
+
+    rules = load_policy(policy)
+    try:
+        ev = Evaluation.from_json(report)
+    except (OSError, ValueError) as e:
+        raise SosieError(
+            str(Problem(f"report {str(report)!r}", "an evaluation.json written by sosie evaluate", str(e), "check the path"))
+        ) from None
+    results = check_policy(ev, rules)
+    t = Table("rule", "value", "result")
+    for r in results:
+        t.add_row(str(r.rule), "n/a" if r.value is None else f"{r.value:.4g}", "[green]pass[/green]" if r.passed else f"[red]FAIL[/red] {r.reason}")
+    console.print(t)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        err_console.print(f"policy failed: {len(failed)} of {len(results)} rule(s): " + "; ".join(r.reason for r in failed))
+        raise typer.Exit(1)
+    console.print(f"policy passed: {len(results)} rule(s)")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("sosie-demo"),
@@ -294,11 +439,12 @@ def demo(
         str, typer.Option("--generator", "-g", help="Generator to demo.")
     ] = "gaussian_copula",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Evaluate and write the report.")] = True,
 ) -> None:
-    """Fit a generator on the bundled UCI Adult data and write synthetic data, schema and model."""
+    """Fit a generator on UCI Adult (bundled), sample, evaluate on held-out real rows, write it all."""
     from ..demo import run_demo
 
-    result = run_demo(out, generator=generator, seed=seed, step=_step)
+    result = run_demo(out, generator=generator, seed=seed, evaluate=evaluate, step=_step)
     _say("")
     _say(
         f"[bold]sosie demo[/bold]: {generator} on UCI Adult (train, {result['n_real']:,} real rows)"
