@@ -34,6 +34,7 @@ test: $(VENV)/.installed-test
 ## bench: the benchmarks (see benchmarks/README.md)
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run_copula_vs_sdv.py
+	$(PY) benchmarks/run_evaluation.py
 
 clean:
 	rm -rf $(VENV) sosie-demo .pytest_cache .ruff_cache

@@ -8,6 +8,8 @@ The public API in one place::
     synth = gen.sample(1000, conditions={"income": ">50K"})
     gen.save("adult.sosie")
     same = sosie.load("adult.sosie")
+    ev = sosie.evaluate.evaluate(real, sosie.datasets.load_adult("test"), synth, target="income")
+    sosie.report.write_html(ev, "report.html")
 
 Example:
     >>> import sosie
@@ -25,11 +27,12 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import datasets, errors, io, schema, transforms
+from . import datasets, errors, evaluate, io, report, schema, transforms
 from .errors import SosieError
 from .generators import (
     GaussianCopulaGenerator,
     Generator,
+    RulesGenerator,
     get_generator,
     list_generators,
     make_generator,
@@ -56,12 +59,14 @@ __all__ = [
     "ColumnSpec",
     "GaussianCopulaGenerator",
     "Generator",
+    "RulesGenerator",
     "SemanticType",
     "SosieError",
     "TableSchema",
     "__version__",
     "datasets",
     "errors",
+    "evaluate",
     "get_generator",
     "infer_schema",
     "io",
@@ -69,6 +74,7 @@ __all__ = [
     "load",
     "make_generator",
     "read_table",
+    "report",
     "schema",
     "transforms",
     "validate_data",

@@ -111,7 +111,9 @@ def build_card(
         }
     card["synthetic"] = {
         "path": str(output) if output is not None else None,
-        "sha256": _file_sha256(Path(output)) if output is not None and Path(output).is_file() else None,
+        "sha256": _file_sha256(Path(output))
+        if output is not None and Path(output).is_file()
+        else None,
         "n_rows": n_rows,
         "conditions": conditions,
         "sample_seed": sample_seed,
@@ -176,7 +178,9 @@ def render_card_markdown(card: dict[str, Any]) -> str:
     if priv:
         lines += ["## Privacy", ""]
         if priv.get("differentially_private"):
-            lines.append(f"Differentially private; budget spent: `{json.dumps(priv.get('budget_spent'))}`.")
+            lines.append(
+                f"Differentially private; budget spent: `{json.dumps(priv.get('budget_spent'))}`."
+            )
         else:
             lines.append(priv.get("note") or "")
         lines.append("")
@@ -190,7 +194,9 @@ def render_card_markdown(card: dict[str, Any]) -> str:
     if schema:
         lines += ["## Schema", "", "| column | type | nullable |", "|---|---|---|"]
         for c in schema.get("columns", []):
-            lines.append(f"| {_md_escape(str(c['name']))} | {c['type']} | {c.get('nullable', False)} |")
+            lines.append(
+                f"| {_md_escape(str(c['name']))} | {c['type']} | {c.get('nullable', False)} |"
+            )
         lines.append("")
     lines += ["## Intended use", "", _md_escape(str(card.get("intended_use", ""))), ""]
     lines += ["## Known limits", ""]

@@ -83,12 +83,21 @@ def run_demo(
         t0 = time.perf_counter()
         with step(f"evaluating against {len(holdout):,} held-out real rows (Adult test split)"):
             ev = run_evaluation(
-                real, holdout, synth, schema=gen.schema_, target="income", sensitive=["sex", "race"],
-                rng=seed, generator_factory=lambda: type(gen)(**params),
+                real,
+                holdout,
+                synth,
+                schema=gen.schema_,
+                target="income",
+                sensitive=["sex", "race"],
+                rng=seed,
+                generator_factory=lambda seed: type(gen)(**params, rng=seed),
             )
         result["evaluate_seconds"] = time.perf_counter() - t0
         card = build_card(
-            gen, evaluation=ev, output=files["synthetic data"], n_rows=len(synth),
+            gen,
+            evaluation=ev,
+            output=files["synthetic data"],
+            n_rows=len(synth),
             intended_use="Demonstration of sosie on UCI Adult: not for decisions about people.",
         )
         files["evaluation"] = out / "evaluation.json"
@@ -96,14 +105,18 @@ def run_demo(
         files["data card"] = out / "card.json"
         with step("writing the report and the data card"):
             ev.to_json(files["evaluation"])
-            write_html(ev, files["report"], card=card, title=f"sosie demo: {generator} on UCI Adult")
+            write_html(
+                ev, files["report"], card=card, title=f"sosie demo: {generator} on UCI Adult"
+            )
             write_card(card, out / "card")
         result["evaluation"] = ev
     result["summary"] = _summary(real, synth, fit_s, sample_s, ev)
     return result
 
 
-def _summary(real: pd.DataFrame, synth: pd.DataFrame, fit_s: float, sample_s: float, ev=None) -> str:
+def _summary(
+    real: pd.DataFrame, synth: pd.DataFrame, fit_s: float, sample_s: float, ev=None
+) -> str:
     lines = [f"fit {fit_s:.2f} s, sampled {len(synth):,} rows in {sample_s:.2f} s"]
     if ev is not None:
         s = ev.summary
@@ -126,7 +139,9 @@ def _summary(real: pd.DataFrame, synth: pd.DataFrame, fit_s: float, sample_s: fl
         return "\n".join(lines)
     lines.append("a first look at fidelity (quick checks, not the full evaluation):")
     share = lambda s: float((s == ">50K").mean())  # noqa: E731
-    lines.append(f"  income >50K: real {share(real['income']):.1%}  synthetic {share(synth['income']):.1%}")
+    lines.append(
+        f"  income >50K: real {share(real['income']):.1%}  synthetic {share(synth['income']):.1%}"
+    )
     for col in ("age", "hours_per_week"):
         lines.append(
             f"  {col}: real mean {real[col].mean():.1f} (sd {real[col].std():.1f})  "

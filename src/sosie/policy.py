@@ -29,8 +29,17 @@ from .evaluate import Evaluation
 
 __all__ = ["Rule", "RuleResult", "check_policy", "load_policy"]
 
-_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq, "!=": operator.ne}
-_RULE_RE = re.compile(r"^\s*([A-Za-z_][\w\[\]\-.,]*)\s*(<=|>=|==|!=|<|>)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
+_OPS = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_RULE_RE = re.compile(
+    r"^\s*([A-Za-z_][\w\[\]\-.,]*)\s*(<=|>=|==|!=|<|>)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -81,22 +90,33 @@ def load_policy(source: str | Path | dict[str, Any]) -> list[Rule]:
         data = source
     else:
         text = str(source)
-        if isinstance(source, Path) or ("\n" not in text and not text.lstrip().startswith(("{", "rules"))):
+        if isinstance(source, Path) or (
+            "\n" not in text and not text.lstrip().startswith(("{", "rules"))
+        ):
             p = Path(source)
             where = f"policy file {str(p)!r}"
             try:
                 text = p.read_text(encoding="utf-8")
             except OSError as e:
                 raise SchemaError(
-                    Problem(where, "a readable YAML/JSON file", e.strerror or str(e), "check the path")
+                    Problem(
+                        where, "a readable YAML/JSON file", e.strerror or str(e), "check the path"
+                    )
                 ) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise SchemaError(Problem(where, "valid YAML or JSON", str(e).splitlines()[0], "fix the syntax")) from None
+            raise SchemaError(
+                Problem(where, "valid YAML or JSON", str(e).splitlines()[0], "fix the syntax")
+            ) from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise SchemaError(
-            Problem(where, "a mapping with a list under 'rules'", type(data).__name__, "write rules: [ 'mia_auc <= 0.55' ]")
+            Problem(
+                where,
+                "a mapping with a list under 'rules'",
+                type(data).__name__,
+                "write rules: [ 'mia_auc <= 0.55' ]",
+            )
         )
     rules, problems = [], []
     for i, r in enumerate(data["rules"]):
@@ -142,8 +162,16 @@ def check_policy(evaluation: Evaluation, rules: list[Rule]) -> list[RuleResult]:
         v = _lookup(evaluation, rule.name)
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
             known = ", ".join(sorted(evaluation.summary)[:30])
-            out.append(RuleResult(rule, None, False, f"{rule.name!r} is not in the evaluation (known: {known})"))
+            out.append(
+                RuleResult(
+                    rule, None, False, f"{rule.name!r} is not in the evaluation (known: {known})"
+                )
+            )
             continue
         ok = bool(_OPS[rule.op](float(v), rule.threshold))
-        out.append(RuleResult(rule, float(v), ok, "" if ok else f"{rule.name} = {float(v):.4g}, required {rule}"))
+        out.append(
+            RuleResult(
+                rule, float(v), ok, "" if ok else f"{rule.name} = {float(v):.4g}, required {rule}"
+            )
+        )
     return out

@@ -17,7 +17,17 @@ from sosie.policy import check_policy, load_policy
 @pytest.fixture
 def evaluation():
     metrics = [
-        MetricResult("detection_auc", "fidelity", "target", (0, 1), 0.62, 0.76, "d", ci=(0.6, 0.64), target_value=0.5),
+        MetricResult(
+            "detection_auc",
+            "fidelity",
+            "target",
+            (0, 1),
+            0.62,
+            0.76,
+            "d",
+            ci=(0.6, 0.64),
+            target_value=0.5,
+        ),
         MetricResult("exact_copies", "privacy", "minimize", (0, 1), 0.0, 1.0, "copies"),
     ]
     return Evaluation(metrics, summary={"mia_auc": 0.53, "tstr_ratio": 0.93, "exact_copies": 0.0})
@@ -49,7 +59,9 @@ def test_card_records_provenance(tmp_path, adult_small, evaluation):
     gen = GaussianCopulaGenerator(rng=5, max_atoms=64).fit(adult_small)
     out = tmp_path / "s.csv"
     gen.sample(100).to_csv(out, index=False)
-    card = build_card(gen, evaluation=evaluation, output=out, n_rows=100, conditions={"sex": "Female"})
+    card = build_card(
+        gen, evaluation=evaluation, output=out, n_rows=100, conditions={"sex": "Female"}
+    )
     assert card["input"]["fingerprint_sha256"] == gen.fingerprint_["sha256"]
     assert card["input"]["n_rows"] == len(adult_small)
     assert card["generator"]["parameters"]["max_atoms"] == 64
@@ -66,7 +78,9 @@ def test_card_records_provenance(tmp_path, adult_small, evaluation):
 
 
 def test_card_markdown_escapes_tables():
-    md = render_card_markdown({"synthetic": {"path": "a|b.csv"}, "known_limits": ["x|y"], "intended_use": "t"})
+    md = render_card_markdown(
+        {"synthetic": {"path": "a|b.csv"}, "known_limits": ["x|y"], "intended_use": "t"}
+    )
     assert "a\\|b.csv" in md and "x\\|y" in md
 
 

@@ -251,7 +251,9 @@ def sample(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for this sample.")] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
-    card: Annotated[bool, typer.Option("--card/--no-card", help="Write a data card next to the output.")] = True,
+    card: Annotated[
+        bool, typer.Option("--card/--no-card", help="Write a data card next to the output.")
+    ] = True,
 ) -> None:
     """Sample N rows from a saved MODEL and write them (and a data card) to OUTPUT."""
     from ..generators.base import Generator
@@ -324,13 +326,25 @@ def evaluate(
     real: Annotated[str, typer.Option("--real", help="Real data the generator was fitted on.")],
     holdout: Annotated[str, typer.Option("--holdout", help="Real data the generator never saw.")],
     synthetic: Annotated[str, typer.Option("--synthetic", help="The synthetic data.")],
-    out: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("evaluation"),
-    target: Annotated[str | None, typer.Option(help="Column to predict (utility, fairness gaps).")] = None,
-    sensitive: Annotated[str | None, typer.Option(help="Comma-separated sensitive columns (bias audit).")] = None,
-    model: Annotated[Path | None, typer.Option(help="The .sosie model (schema, card, shadow attack).")] = None,
-    schema: Annotated[Path | None, typer.Option(help="Schema JSON (default: the model's, else inferred).")] = None,
+    out: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path(
+        "evaluation"
+    ),
+    target: Annotated[
+        str | None, typer.Option(help="Column to predict (utility, fairness gaps).")
+    ] = None,
+    sensitive: Annotated[
+        str | None, typer.Option(help="Comma-separated sensitive columns (bias audit).")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="The .sosie model (schema, card, shadow attack).")
+    ] = None,
+    schema: Annotated[
+        Path | None, typer.Option(help="Schema JSON (default: the model's, else inferred).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for subsampling, models and attacks.")] = 0,
-    max_rows: Annotated[int, typer.Option(help="Subsample each table to at most this many rows.")] = 50_000,
+    max_rows: Annotated[
+        int, typer.Option(help="Subsample each table to at most this many rows.")
+    ] = 50_000,
 ) -> None:
     """Evaluate synthetic data: writes evaluation.json, report.html and card.json/card.md."""
     _evaluate_and_write(
@@ -348,8 +362,21 @@ def evaluate(
     )
 
 
-def _evaluate_and_write(*, real_train, real_holdout, synthetic, out, target, sensitive, model_path=None,
-                        generator=None, schema_path=None, seed=0, max_rows=50_000, synthetic_path=None):
+def _evaluate_and_write(
+    *,
+    real_train,
+    real_holdout,
+    synthetic,
+    out,
+    target,
+    sensitive,
+    model_path=None,
+    generator=None,
+    schema_path=None,
+    seed=0,
+    max_rows=50_000,
+    synthetic_path=None,
+):
     from ..card import build_card, write_card
     from ..evaluate import evaluate as run_evaluation
     from ..generators.base import Generator
@@ -367,11 +394,18 @@ def _evaluate_and_write(*, real_train, real_holdout, synthetic, out, target, sen
     factory = None
     if generator is not None and generator.name != "rules":
         params = {k: v for k, v in generator.get_params().items() if k != "rng"}
-        factory = lambda: type(generator)(**params)  # noqa: E731
+        factory = lambda seed: type(generator)(**params, rng=seed)  # noqa: E731
     with _step("evaluating fidelity, utility, privacy and fairness"):
         ev = run_evaluation(
-            real_train, real_holdout, synthetic, schema=schema, target=target, sensitive=sensitive,
-            rng=seed, max_rows=max_rows, generator_factory=factory,
+            real_train,
+            real_holdout,
+            synthetic,
+            schema=schema,
+            target=target,
+            sensitive=sensitive,
+            rng=seed,
+            max_rows=max_rows,
+            generator_factory=factory,
         )
     out.mkdir(parents=True, exist_ok=True)
     card = build_card(generator, evaluation=ev, output=synthetic_path, n_rows=len(synthetic))
@@ -418,16 +452,30 @@ def check(
         ev = Evaluation.from_json(report)
     except (OSError, ValueError) as e:
         raise SosieError(
-            str(Problem(f"report {str(report)!r}", "an evaluation.json written by sosie evaluate", str(e), "check the path"))
+            str(
+                Problem(
+                    f"report {str(report)!r}",
+                    "an evaluation.json written by sosie evaluate",
+                    str(e),
+                    "check the path",
+                )
+            )
         ) from None
     results = check_policy(ev, rules)
     t = Table("rule", "value", "result")
     for r in results:
-        t.add_row(str(r.rule), "n/a" if r.value is None else f"{r.value:.4g}", "[green]pass[/green]" if r.passed else f"[red]FAIL[/red] {r.reason}")
+        t.add_row(
+            str(r.rule),
+            "n/a" if r.value is None else f"{r.value:.4g}",
+            "[green]pass[/green]" if r.passed else f"[red]FAIL[/red] {r.reason}",
+        )
     console.print(t)
     failed = [r for r in results if not r.passed]
     if failed:
-        err_console.print(f"policy failed: {len(failed)} of {len(results)} rule(s): " + "; ".join(r.reason for r in failed))
+        err_console.print(
+            f"policy failed: {len(failed)} of {len(results)} rule(s): "
+            + "; ".join(r.reason for r in failed)
+        )
         raise typer.Exit(1)
     console.print(f"policy passed: {len(results)} rule(s)")
 
@@ -439,7 +487,9 @@ def demo(
         str, typer.Option("--generator", "-g", help="Generator to demo.")
     ] = "gaussian_copula",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Evaluate and write the report.")] = True,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate/--no-evaluate", help="Evaluate and write the report.")
+    ] = True,
 ) -> None:
     """Fit a generator on UCI Adult (bundled), sample, evaluate on held-out real rows, write it all."""
     from ..demo import run_demo

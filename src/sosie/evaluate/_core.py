@@ -65,7 +65,8 @@ class MetricResult:
     def from_dict(cls, d: dict[str, Any]) -> MetricResult:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
-        d["range"] = tuple(d["range"])
+        lo, hi = d["range"]  # JSON has no infinity: an unbounded end is stored as null
+        d["range"] = (-math.inf if lo is None else lo, math.inf if hi is None else hi)
         if d.get("ci") is not None:
             d["ci"] = tuple(d["ci"])
         for k in ("value", "normalized"):

@@ -44,7 +44,11 @@ def split_holdout(
         raise ValueError(f"holdout must be a share in (0, 1), got {holdout!r}")
     problems = check_frame(data, min_rows=2)
     if target is not None and isinstance(data, pd.DataFrame) and target not in data.columns:
-        problems.append(Problem(f"target {target!r}", "a column of the data", "no such column", "check the name"))
+        problems.append(
+            Problem(
+                f"target {target!r}", "a column of the data", "no such column", "check the name"
+            )
+        )
     if problems:
         raise InvalidDataError(problems)
     gen = as_generator(rng)
@@ -94,10 +98,20 @@ def _summary(metrics: list[MetricResult]) -> dict[str, float | None]:
     def put(key: str, name: str, attr: str = "value") -> None:
         if name in by:
             v = getattr(by[name], attr)
-            out[key] = None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
+            out[key] = (
+                None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
+            )
 
-    for name in ("column_shapes", "pair_trends", "missing_values", "detection_auc", "range_coverage",
-                 "category_coverage", "new_category_rate", "out_of_range_rate"):
+    for name in (
+        "column_shapes",
+        "pair_trends",
+        "missing_values",
+        "detection_auc",
+        "range_coverage",
+        "category_coverage",
+        "new_category_rate",
+        "out_of_range_rate",
+    ):
         put(name, name)
     if "column_shapes" in by and "pair_trends" in by:
         out["quality_score"] = float(np.mean([by["column_shapes"].value, by["pair_trends"].value]))
@@ -115,7 +129,11 @@ def _summary(metrics: list[MetricResult]) -> dict[str, float | None]:
     for m in metrics:
         if m.name.startswith("mia_"):
             out[m.name] = _finite(m.value)
-    ai = [m.value for m in metrics if m.name.startswith("attribute_inference") and _finite(m.value) is not None]
+    ai = [
+        m.value
+        for m in metrics
+        if m.name.startswith("attribute_inference") and _finite(m.value) is not None
+    ]
     if ai:
         out["attribute_inference_risk"] = float(max(ai))
     for m in metrics:
@@ -143,7 +161,7 @@ def evaluate(
     rng: RNGLike = None,
     families: Sequence[str] = FAMILIES,
     max_rows: int | None = 50_000,
-    generator_factory: Callable[[], Any] | None = None,
+    generator_factory: str | Callable[[int], Any] | None = None,
     progress: bool = False,
 ) -> Evaluation:
     """Evaluate synthetic data against the real data it was made from and a real holdout.
@@ -158,8 +176,8 @@ def evaluate(
         rng: seed for subsampling, models, bootstraps and attacks.
         families: which of fidelity, utility, privacy, fairness to run.
         max_rows: tables are subsampled to this many rows (stated in ``meta``); ``None``: all.
-        generator_factory: builds an unfitted generator of the evaluated family for the
-            shadow-model attack (default: a Gaussian copula).
+        generator_factory: the evaluated generator's family for the shadow-model attack:
+            a registry name or ``seed -> unfitted generator`` (default: ``gaussian_copula``).
         progress: show a progress bar.
 
     Returns:
@@ -181,7 +199,9 @@ def evaluate(
         if not isinstance(real_train, pd.DataFrame):
             _check_tables({"real_train": real_train}, TableSchema([]))
         schema = infer_schema(real_train)
-    _check_tables({"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic}, schema)
+    _check_tables(
+        {"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic}, schema
+    )
     sensitive = list(sensitive or [])
     seq = as_seed_sequence(rng)
     seeds = dict(zip(FAMILIES, seq.spawn(len(FAMILIES)), strict=True))
@@ -189,7 +209,9 @@ def evaluate(
 
     def cap(df: pd.DataFrame) -> pd.DataFrame:
         if max_rows is not None and len(df) > max_rows:
-            return df.iloc[np.sort(sub.choice(len(df), max_rows, replace=False))].reset_index(drop=True)
+            return df.iloc[np.sort(sub.choice(len(df), max_rows, replace=False))].reset_index(
+                drop=True
+            )
         return df.reset_index(drop=True)
 
     train, hold, syn = cap(real_train), cap(real_holdout), cap(synthetic)
@@ -214,19 +236,33 @@ def evaluate(
             from .utility import prepare_task, utility_metrics
 
             task_data = prepare_task(train, hold, syn, schema, target, rng=seeds[fam])
-            metrics += utility_metrics(train, hold, syn, schema, target, rng=seeds[fam], task_data=task_data)
+            metrics += utility_metrics(
+                train, hold, syn, schema, target, rng=seeds[fam], task_data=task_data
+            )
         elif fam == "privacy":
             from .privacy import privacy_metrics
 
             metrics += privacy_metrics(
-                train, hold, syn, schema, sensitive=sensitive or None, rng=seeds[fam],
+                train,
+                hold,
+                syn,
+                schema,
+                sensitive=sensitive or None,
+                rng=seeds[fam],
                 generator_factory=generator_factory,
             )
         elif fam == "fairness":
             from .fairness import fairness_metrics
 
             metrics += fairness_metrics(
-                train, hold, syn, schema, sensitive, target=target, rng=seeds[fam], task_data=task_data
+                train,
+                hold,
+                syn,
+                schema,
+                sensitive,
+                target=target,
+                rng=seeds[fam],
+                task_data=task_data,
             )
         timings[fam] = round(time.perf_counter() - t0, 3)
         log.info("evaluated %s in %.1fs", fam, timings[fam])

@@ -26,7 +26,12 @@ from ..schema._validate import coerce_column
 
 __all__ = ["FeatureEncoder", "modelled_columns"]
 
-_MODELLED = (SemanticType.NUMERICAL, SemanticType.DATETIME, SemanticType.CATEGORICAL, SemanticType.BOOLEAN)
+_MODELLED = (
+    SemanticType.NUMERICAL,
+    SemanticType.DATETIME,
+    SemanticType.CATEGORICAL,
+    SemanticType.BOOLEAN,
+)
 MAX_ONEHOT = 50  # rarer categories share one "other" slot in the dense view
 
 
@@ -54,8 +59,8 @@ class FeatureEncoder:
         >>> from sosie.schema import infer_schema
         >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
         >>> enc = FeatureEncoder(infer_schema(df), mode="dense").fit(df)
-        >>> enc.transform(df).shape
-        (3, 3)
+        >>> enc.transform(df).shape  # x, then c one-hot: a, b and an "other" slot
+        (3, 4)
     """
 
     schema: TableSchema
@@ -112,7 +117,9 @@ class FeatureEncoder:
             spec = self.schema[name]
             s = data[name]
             if name in self.vocab_:
-                codes = pd.Index(self.vocab_[name]).get_indexer(s.astype(str).where(s.notna(), None))
+                codes = pd.Index(self.vocab_[name]).get_indexer(
+                    s.astype(str).where(s.notna(), None)
+                )
                 null = s.isna().to_numpy()
                 if self.mode == "tree":
                     col = codes.astype(float)

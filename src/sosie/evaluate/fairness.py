@@ -73,7 +73,12 @@ def _check_sensitive(schema: TableSchema, sensitive: list[str]) -> None:
     for col in sensitive:
         if col not in schema:
             problems.append(
-                Problem(f"sensitive column {col!r}", "a column of the data", "no such column", "check the name")
+                Problem(
+                    f"sensitive column {col!r}",
+                    "a column of the data",
+                    "no such column",
+                    "check the name",
+                )
             )
         elif schema[col].type not in (SemanticType.CATEGORICAL, SemanticType.BOOLEAN):
             problems.append(
@@ -117,7 +122,9 @@ def fairness_metrics(
     results: list[MetricResult] = []
     td = None
     if target is not None:
-        td = task_data or prepare_task(real_train, real_holdout, synthetic, schema, target, max_rows=max_rows, rng=gen)
+        td = task_data or prepare_task(
+            real_train, real_holdout, synthetic, schema, target, max_rows=max_rows, rng=gen
+        )
         if td.task == "classification":
             seed = int(gen.integers(0, 2**31 - 1))
             for train_set in ("real", "synthetic"):
@@ -129,7 +136,11 @@ def fairness_metrics(
         syn_g = _group_key(synthetic[col])
         groups = pd.Series(real_g).value_counts().index.tolist()
         p = pd.Series(real_g).value_counts(normalize=True)
-        q = pd.Series(syn_g).value_counts(normalize=True).reindex(p.index.union(pd.Index(pd.unique(syn_g))), fill_value=0)
+        q = (
+            pd.Series(syn_g)
+            .value_counts(normalize=True)
+            .reindex(p.index.union(pd.Index(pd.unique(syn_g))), fill_value=0)
+        )
         p = p.reindex(q.index, fill_value=0)
         tvc = 1 - 0.5 * float((p - q).abs().sum())
         results.append(
@@ -142,7 +153,9 @@ def fairness_metrics(
                 tvc,
                 f"1 - total variation between the real and synthetic distribution of {col!r}",
                 breakdown={g: {"real": float(p[g]), "synthetic": float(q[g])} for g in p.index},
-                details={"groups": {g: {"real": float(p[g]), "synthetic": float(q[g])} for g in p.index}},
+                details={
+                    "groups": {g: {"real": float(p[g]), "synthetic": float(q[g])} for g in p.index}
+                },
             )
         )
         per_group = {}
@@ -166,7 +179,9 @@ def fairness_metrics(
                 f"column shapes within each group of {col!r} (value: the worst group; groups under "
                 f"{MIN_GROUP} rows are not scored)",
                 breakdown=per_group,
-                details={"groups": {g: {"synthetic": v} for g, v in per_group.items() if v is not None}},
+                details={
+                    "groups": {g: {"synthetic": v} for g, v in per_group.items() if v is not None}
+                },
             )
         )
         if td is None:
@@ -181,7 +196,11 @@ def fairness_metrics(
             trtr = task_scores(td, "real", "gradient_boosting", rows)["roc_auc"]
             tstr = task_scores(td, "synthetic", "gradient_boosting", rows)["roc_auc"]
             group_scores[g] = {"trtr": trtr, "tstr": tstr}
-        ratios = [v["tstr"] / v["trtr"] for v in group_scores.values() if v["trtr"] and math.isfinite(v["trtr"]) and math.isfinite(v["tstr"])]
+        ratios = [
+            v["tstr"] / v["trtr"]
+            for v in group_scores.values()
+            if v["trtr"] and math.isfinite(v["trtr"]) and math.isfinite(v["tstr"])
+        ]
         worst_ratio = min(ratios) if ratios else float("nan")
         results.append(
             MetricResult(

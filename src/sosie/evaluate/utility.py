@@ -116,7 +116,10 @@ def prepare_task(
     dense = FeatureEncoder(schema, mode="dense", exclude=(target,)).fit(train)
     td.categorical_mask = trees.categorical_mask
     for name, df in (("real", train), ("synthetic", syn), ("augmented", augmented)):
-        td.sets[name] = ({"tree": trees.transform(df), "dense": dense.transform(df)}, _labels(df[target], task))
+        td.sets[name] = (
+            {"tree": trees.transform(df), "dense": dense.transform(df)},
+            _labels(df[target], task),
+        )
     td.test_X = {"tree": trees.transform(test), "dense": dense.transform(test)}
     td.test_y = _labels(test[target], task)
     if task == "classification":
@@ -129,7 +132,11 @@ def prepare_task(
 
 def _model(kind: str, task: Task, mask: np.ndarray, seed: int):
     if kind == "gradient_boosting":
-        cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+        cls = (
+            HistGradientBoostingClassifier
+            if task == "classification"
+            else HistGradientBoostingRegressor
+        )
         return cls(
             l2_regularization=1.0,
             categorical_features=mask if mask.any() else None,
@@ -180,7 +187,9 @@ def _binary_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _classification_scores(td: TaskData, proba: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
+def _classification_scores(
+    td: TaskData, proba: np.ndarray, rows: np.ndarray | None = None
+) -> dict[str, float]:
     y = td.test_codes if rows is None else td.test_codes[rows]
     p = proba if rows is None else proba[rows]
     k = len(td.classes)
@@ -201,19 +210,31 @@ def _classification_scores(td: TaskData, proba: np.ndarray, rows: np.ndarray | N
     return out
 
 
-def _regression_scores(td: TaskData, pred: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
+def _regression_scores(
+    td: TaskData, pred: np.ndarray, rows: np.ndarray | None = None
+) -> dict[str, float]:
     y = td.test_y if rows is None else td.test_y[rows]
     p = pred if rows is None else pred[rows]
     return {"r2": r2_score(y, p), "mae": mean_absolute_error(y, p)}
 
 
-def task_scores(td: TaskData, train_set: str, kind: str, rows: np.ndarray | None = None) -> dict[str, float]:
+def task_scores(
+    td: TaskData, train_set: str, kind: str, rows: np.ndarray | None = None
+) -> dict[str, float]:
     """Test scores of the model trained on ``train_set`` (optionally on a subset of test rows)."""
     s = td.scores.get((train_set, kind))
     if s is None:
-        names = ("roc_auc", "macro_f1", "minority_recall", "average_precision") if td.task == "classification" else ("r2", "mae")
+        names = (
+            ("roc_auc", "macro_f1", "minority_recall", "average_precision")
+            if td.task == "classification"
+            else ("r2", "mae")
+        )
         return dict.fromkeys(names, float("nan"))
-    return _classification_scores(td, s, rows) if td.task == "classification" else _regression_scores(td, s, rows)
+    return (
+        _classification_scores(td, s, rows)
+        if td.task == "classification"
+        else _regression_scores(td, s, rows)
+    )
 
 
 _DESCRIPTIONS = {
@@ -255,7 +276,9 @@ def utility_metrics(
         ['tstr_ratio', 'utility_roc_auc']
     """
     gen = as_generator(rng)
-    td = task_data or prepare_task(real_train, real_holdout, synthetic, schema, target, max_rows=max_rows, rng=gen)
+    td = task_data or prepare_task(
+        real_train, real_holdout, synthetic, schema, target, max_rows=max_rows, rng=gen
+    )
     seed = int(gen.integers(0, 2**31 - 1))
     table: dict[str, dict[str, dict[str, float]]] = {}
     for kind in MODELS:
@@ -281,7 +304,12 @@ def utility_metrics(
             f"TSTR / TRTR of {headline} on the real holdout, mean over gradient boosting and linear "
             f"models (target {target!r}); 1.0 means synthetic data trains models as well as real data",
             baseline=1.0,
-            breakdown={k: table[k]["synthetic"][headline] / table[k]["real"][headline] if table[k]["real"][headline] else None for k in MODELS},
+            breakdown={
+                k: table[k]["synthetic"][headline] / table[k]["real"][headline]
+                if table[k]["real"][headline]
+                else None
+                for k in MODELS
+            },
         )
     ]
     idx = np.arange(len(td.test_y))
@@ -304,19 +332,26 @@ def utility_metrics(
         if lower_better:
             norm = clip01(trtr / tstr) if tstr and math.isfinite(tstr) else float("nan")
         else:
-            norm = clip01(tstr / trtr) if trtr and math.isfinite(trtr) and trtr > 0 else float("nan")
+            norm = (
+                clip01(tstr / trtr) if trtr and math.isfinite(trtr) and trtr > 0 else float("nan")
+            )
         results.append(
             MetricResult(
                 f"utility_{name}",
                 "utility",
                 "minimize" if lower_better else "maximize",
-                (0.0, float("inf")) if name == "mae" else ((-float("inf"), 1.0) if name == "r2" else (0.0, 1.0)),
+                (0.0, float("inf"))
+                if name == "mae"
+                else ((-float("inf"), 1.0) if name == "r2" else (0.0, 1.0)),
                 tstr,
                 norm,
                 f"{_DESCRIPTIONS[name]}: gradient boosting trained on synthetic (value) vs on real train (baseline)",
                 ci=ci,
                 baseline=trtr,
-                breakdown={k: {s: table[k][s][name] for s in ("real", "synthetic", "augmented")} for k in MODELS},
+                breakdown={
+                    k: {s: table[k][s][name] for s in ("real", "synthetic", "augmented")}
+                    for k in MODELS
+                },
                 details={
                     "score_name": name,
                     "models": {

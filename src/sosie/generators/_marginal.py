@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 PARAMETRIC_FAMILIES = ("uniform", "norm", "lognorm", "gamma", "truncnorm", "beta")
 _KS_TOLERANCE = 0.005  # a later (richer) family must beat an earlier one by this much
@@ -172,7 +172,7 @@ def fit_marginal(
         fam = _fit_parametric(rest, family)
         if fam is not None:
             chosen, dist = fam
-            grid = stats.norm.cdf(np.linspace(-5.0, 5.0, n_knots))
+            grid = special.ndtr(np.linspace(-5.0, 5.0, n_knots))
             grid = (grid - grid[0]) / (grid[-1] - grid[0])
             cx = np.clip(dist.ppf(np.clip(grid, 1e-9, 1 - 1e-9)), rest[0], rest[-1])
             cx = np.maximum.accumulate(cx)
@@ -187,6 +187,8 @@ def fit_marginal(
 
 def _fit_parametric(rest: np.ndarray, family: str):
     """Fit the named family, or the best-KS family when ``family == 'parametric'``."""
+    from scipy import stats  # slow to import: only when a parametric marginal is asked for
+
     names = PARAMETRIC_FAMILIES if family == "parametric" else (family,)
     sample = rest if len(rest) <= 20_000 else rest[:: max(1, len(rest) // 20_000)]
     best = None

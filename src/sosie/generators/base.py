@@ -557,12 +557,13 @@ def _check_n_rows(n_rows: Any) -> int:
 
 
 def _assign(col: pd.Series, values: np.ndarray) -> pd.Series:
-    """Put requested condition values into a decoded column, keeping its dtype where possible."""
+    """Put requested condition values into a decoded column, keeping its dtype where possible.
+
+    ``None`` entries (null conditions) are left as decoded: the missing-value
+    indicator was pinned, so those rows are already missing.
+    """
     mask = pd.Series([v is not None for v in values], index=col.index)
-    new = pd.Series(values, index=col.index, dtype=object)
-    out = col.astype(object).where(~mask, new)
-    null = pd.Series([v is None for v in values], index=col.index)
-    out = out.where(~null | mask, None)
+    out = col.astype(object).where(~mask, pd.Series(values, index=col.index, dtype=object))
     try:
         return out.astype(col.dtype)
     except (TypeError, ValueError):

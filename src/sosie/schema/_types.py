@@ -384,6 +384,36 @@ class TableSchema:
             self.spec_version,
         )
 
+    def without_inferred_facts(self) -> TableSchema:
+        """A copy keeping types and user/public facts; inferred facts are learned again at fit.
+
+        Use it to fit another generator of the same table on *other* rows (a shadow
+        model, a later time slice) whose categories and ranges may differ.
+
+        Example:
+            >>> s = TableSchema([ColumnSpec("c", "categorical", categories=["a"])])
+            >>> s.without_inferred_facts()["c"].categories is None
+            True
+        """
+        cols = []
+        for c in self.columns:
+            kept = {
+                f: getattr(c, f)
+                for f in c.facts()
+                if c.provenance.get(f) in (Provenance.USER, Provenance.PUBLIC)
+            }
+            cols.append(
+                ColumnSpec(
+                    c.name,
+                    c.type,
+                    pandas_dtype=c.pandas_dtype,
+                    provenance={f: c.provenance[f] for f in kept},
+                    evidence=list(c.evidence),
+                    **kept,
+                )
+            )
+        return TableSchema(cols, self.spec_version)
+
     def select(self, names: list[str]) -> TableSchema:
         """The schema restricted to ``names`` (in that order)."""
         return TableSchema([self[n] for n in names], self.spec_version)

@@ -166,13 +166,36 @@ def test_generate_from_spec(capsys, tmp_path):
     from sosie.generators.rules import example_path
 
     out = tmp_path / "tx.parquet"
-    code, _, err = run(capsys, "generate", str(example_path("card_transactions")), "-n", "5000", "--seed", "1", "-o", str(out))
+    code, _, err = run(
+        capsys,
+        "generate",
+        str(example_path("card_transactions")),
+        "-n",
+        "5000",
+        "--seed",
+        "1",
+        "-o",
+        str(out),
+    )
     assert code == 0, err
     df = read_table(out)
     assert len(df) == 5000 and (df["amount"] > 0).all()
     assert 0 < df["is_fraud"].mean() < 0.05
     again = tmp_path / "tx2.parquet"
-    assert run(capsys, "generate", str(example_path("card_transactions")), "-n", "5000", "--seed", "1", "-o", str(again))[0] == 0
+    assert (
+        run(
+            capsys,
+            "generate",
+            str(example_path("card_transactions")),
+            "-n",
+            "5000",
+            "--seed",
+            "1",
+            "-o",
+            str(again),
+        )[0]
+        == 0
+    )
     pd.testing.assert_frame_equal(read_table(again), df)
 
 
@@ -182,3 +205,72 @@ def test_generate_reports_spec_line(capsys, tmp_path):
     code, _, err = run(capsys, "generate", str(spec), "-n", "10", "-o", str(tmp_path / "x.csv"))
     assert code == 2 and "line 3" in err and "lognormal" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_sample_writes_a_data_card(capsys, adult_csv, tmp_path):
+    import json
+
+    model = tmp_path / "m.sosie"
+    assert run(capsys, "fit", str(adult_csv), "--seed", "2", "-o", str(model))[0] == 0
+    out = tmp_path / "synth.csv"
+    assert (
+        run(capsys, "sample", str(model), "-n", "100", "-c", "sex=Female", "-o", str(out))[0] == 0
+    )
+    card = json.loads((tmp_path / "synth.card.json").read_text())
+    assert card["synthetic"]["n_rows"] == 100 and card["synthetic"]["conditions"] == {
+        "sex": "Female"
+    }
+    assert card["generator"]["name"] == "gaussian_copula" and card["generator"]["seed_entropy"] == 2
+    assert (tmp_path / "synth.card.md").read_text().startswith("# Data card")
+    assert (
+        run(capsys, "sample", str(model), "-n", "10", "--no-card", "-o", str(tmp_path / "b.csv"))[0]
+        == 0
+    )
+    assert not (tmp_path / "b.card.json").exists()
+
+
+def test_evaluate_and_policy_gate(capsys, adult_train, tmp_path):
+    train = adult_train.iloc[:1500]
+    hold = adult_train.iloc[1500:2500]
+    write_table(train, tmp_path / "train.csv")
+    write_table(hold, tmp_path / "hold.csv")
+    model = tmp_path / "m.sosie"
+    assert run(capsys, "fit", str(tmp_path / "train.csv"), "--seed", "0", "-o", str(model))[0] == 0
+    assert (
+        run(capsys, "sample", str(model), "-n", "1500", "-o", str(tmp_path / "syn.parquet"))[0] == 0
+    )
+    out = tmp_path / "eval"
+    code, stdout, err = run(
+        capsys,
+        "evaluate",
+        "--real",
+        str(tmp_path / "train.csv"),
+        "--holdout",
+        str(tmp_path / "hold.csv"),
+        "--synthetic",
+        str(tmp_path / "syn.parquet"),
+        "--target",
+        "income",
+        "--sensitive",
+        "sex",
+        "--model",
+        str(model),
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    for name in ("report.html", "evaluation.json", "card.json", "card.md"):
+        assert (out / name).exists(), name
+    assert "<svg" in (out / "report.html").read_text()
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("rules:\n  - exact_copies == 0\n  - tstr_ratio >= 0.5\n")
+    code, stdout, _ = run(capsys, "check", str(out / "evaluation.json"), "--policy", str(ok))
+    assert code == 0 and "policy passed" in stdout
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("rules:\n  - detection_auc <= 0.5\n  - mia_auc <= 0.9\n")
+    code, stdout, err = run(capsys, "check", str(out / "evaluation.json"), "--policy", str(strict))
+    assert code == 1 and "detection_auc" in err and "1 of 2" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - detection_auc <<= 1\n")
+    code, _, err = run(capsys, "check", str(out / "evaluation.json"), "--policy", str(bad))
+    assert code == 2 and "rules[0]" in err

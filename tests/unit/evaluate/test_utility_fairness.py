@@ -43,7 +43,9 @@ def test_useless_synthetic_data_scores_low(adult_parts):
     train, hold, other, schema = adult_parts
     rng = np.random.default_rng(0)
     shuffled = other.copy()
-    shuffled["income"] = rng.permutation(shuffled["income"].to_numpy())  # label unrelated to features
+    shuffled["income"] = rng.permutation(
+        shuffled["income"].to_numpy()
+    )  # label unrelated to features
     res = _by_name(utility_metrics(train, hold, shuffled, schema, "income", rng=0, n_boot=0))
     assert res["utility_roc_auc"].value < 0.6
     assert res["tstr_ratio"].value < 0.7

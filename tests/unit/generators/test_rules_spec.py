@@ -326,7 +326,10 @@ def test_summary_types_and_facts():
     )
     # an entity key repeats across rows: categorical (a foreign key), not a unique id
     assert s["customer_id"].semantic_type == "categorical"
-    assert len(s["customer_id"].facts["categories"]) == 5000 and s["customer_id"].facts["high_cardinality"]
+    assert (
+        len(s["customer_id"].facts["categories"]) == 5000
+        and s["customer_id"].facts["high_cardinality"]
+    )
     assert s["customer_name"].facts == {"locale": "en_US", "pii_kind": "name"}
     assert s["merchant_category"].facts["categories"][:2] == ["grocery", "restaurant"]
     assert s["amount"].facts == {"dtype": "float", "min": 1.0, "max": 20000.0, "decimals": 2}

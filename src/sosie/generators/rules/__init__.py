@@ -32,7 +32,14 @@ from ..registry import register
 from ._engine import generate
 from ._spec import RuleSpec, example_path, load_spec, spec_columns_summary
 
-__all__ = ["RuleSpec", "RulesGenerator", "example_path", "generate", "load_spec", "spec_columns_summary"]
+__all__ = [
+    "RuleSpec",
+    "RulesGenerator",
+    "example_path",
+    "generate",
+    "load_spec",
+    "spec_columns_summary",
+]
 
 
 def spec_schema(spec: RuleSpec) -> TableSchema:
@@ -45,7 +52,9 @@ def spec_schema(spec: RuleSpec) -> TableSchema:
     """
     cols = []
     for s in spec_columns_summary(spec):
-        spec_col = ColumnSpec(s.name, s.semantic_type, nullable=s.nullable, pandas_dtype=s.pandas_dtype, **s.facts)
+        spec_col = ColumnSpec(
+            s.name, s.semantic_type, nullable=s.nullable, pandas_dtype=s.pandas_dtype, **s.facts
+        )
         spec_col.provenance = {k: "user" for k in s.facts if s.facts[k] is not None}
         spec_col.__post_init__()
         spec_col.evidence = ["declared by the rule-based spec"]
@@ -105,7 +114,9 @@ class RulesGenerator(Generator):
     def _sample(self, n_rows, conditions, rng):  # pragma: no cover - unused
         raise NotImplementedError
 
-    def _generate(self, n: int, cond: dict[str, np.ndarray], seq: np.random.SeedSequence) -> pd.DataFrame:
+    def _generate(
+        self, n: int, cond: dict[str, np.ndarray], seq: np.random.SeedSequence
+    ) -> pd.DataFrame:
         if not cond:
             return generate(self.spec_, n, rng=seq)
         keys = list(cond)

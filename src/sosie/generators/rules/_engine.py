@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from ..._rng import RNGLike, as_seed_sequence
 from ...errors import ConditionError, Problem, SosieWarning, SpecError
@@ -962,6 +962,8 @@ def _truncated(
         b_ = np.minimum(np.floor(np.asarray(p["high"], float)), np.floor(hi))
         x = np.floor(a + u * (b_ - a + 1))
         return np.where(b_ >= a, np.minimum(x, b_), np.nan)
+    from scipy import stats  # slow to import: only for truncated discrete/gamma/beta draws
+
     if d == "poisson":
         lam = np.asarray(p["lam"], float)
         a = np.maximum(np.ceil(lo), 0.0)

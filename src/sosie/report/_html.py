@@ -1,0 +1,958 @@
+"""Render an :class:`~sosie.evaluate.Evaluation` (and a data card) to one self-contained HTML page.
+
+See :mod:`sosie.report` for the ``details`` layouts that turn into plots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _svg
+from ._svg import AUGMENTED, REAL, SYNTH, esc, finite, fmt
+from ._verdict import FAMILIES, RULES, FamilyVerdict, family_verdict, is_auc_test, metric_verdict
+
+logger = logging.getLogger("sosie.report")
+
+DEFAULT_TITLE = "Synthetic data report"
+MAX_SHAPE_COLUMNS = 48
+MAX_HEATMAP_COLUMNS = 40
+_PLOT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError)
+
+_FAMILY_TITLES = {
+    "fidelity": "Fidelity",
+    "utility": "Utility",
+    "privacy": "Privacy",
+    "fairness": "Fairness",
+}
+_FAMILY_BLURB = {
+    "fidelity": "How closely the synthetic data reproduces the real distributions.",
+    "utility": "How well models trained on synthetic data do on real data (TSTR), next to "
+    "models trained on real data (TRTR).",
+    "privacy": "How much the synthetic data reveals about the training records; attacks are "
+    "scored on a real holdout the generator never saw.",
+    "fairness": "Whether group shares and per-group performance survive the synthesis.",
+}
+_MISSING = {
+    "fidelity": "No fidelity metrics were computed.",
+    "utility": "No utility metrics were computed (utility needs a target column).",
+    "privacy": "No privacy metrics were computed (attacks need a real holdout the generator "
+    "never saw).",
+    "fairness": "No fairness metrics were computed (fairness needs sensitive columns).",
+}
+MAX_TILES = 8
+_HEADLINES = {
+    "quality_score": ("Quality score", "overall fidelity score, 1 is best"),
+    "column_shapes": ("Column shapes", "similarity of each column's distribution, 1 is best"),
+    "pair_trends": ("Pair trends", "similarity of pairwise correlations, 1 is best"),
+    "detection_auc": ("Detection AUC", "a classifier telling real from synthetic; 0.5 is best"),
+    "tstr_ratio": ("TSTR / TRTR", "synthetic-trained model score over real-trained; 1 is best"),
+    "mia_auc": ("Membership inference AUC", "best attack; 0.5 means no leakage"),
+    "exact_copies": ("Exact copies", "share of synthetic rows identical to a training row"),
+    "dcr_share": ("DCR share", "share of synthetic rows closer to train than to holdout"),
+}
+_SERIES_LABELS = {
+    "real": "real",
+    "synthetic": "synthetic",
+    "trtr": "TRTR (train real)",
+    "tstr": "TSTR (train synthetic)",
+    "augmented": "augmented (real + synthetic)",
+}
+_MEASURES = {
+    "cramers_v": "Cramér's V",
+    "pearson": "Pearson correlation",
+    "spearman": "Spearman correlation",
+}
+_GOALS = {"maximize": "higher is better", "minimize": "lower is better"}
+
+
+# ------------------------------------------------------------------ small helpers
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    return obj.get(key, default) if isinstance(obj, Mapping) else default
+
+
+def _find(sources: Sequence[Any], keys: Sequence[str]) -> Any:
+    """The first value under one of ``keys`` in the sources, at top level or one level down."""
+    for src in sources:
+        if not isinstance(src, Mapping):
+            continue
+        for k in keys:
+            if src.get(k) not in (None, "", {}):
+                return src[k]
+    for src in sources:
+        if not isinstance(src, Mapping):
+            continue
+        for v in src.values():
+            if isinstance(v, Mapping):
+                for k in keys:
+                    if v.get(k) not in (None, "", {}):
+                        return v[k]
+    return None
+
+
+def _scalar_text(v: Any, limit: int = 300) -> str:
+    """Plain text for a value (escaped by the caller)."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)) or hasattr(v, "dtype"):
+        f = finite(v)
+        if f is None:
+            return "n/a"
+        if f.is_integer() and abs(f) < 1e15:
+            return f"{int(f):,}" if abs(f) >= 10000 else str(int(f))
+        return f"{f:.6g}"
+    if isinstance(v, (list, tuple, dict)):
+        try:
+            text = json.dumps(v, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = str(v)
+    else:
+        text = str(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _badge(verdict: str, *, big: bool = False) -> str:
+    cls = {"pass": "pass", "warn": "warn", "fail": "fail"}.get(verdict, "na")
+    label = {"pass": "pass", "warn": "warn", "fail": "fail"}.get(verdict, "n/a")
+    size = " big" if big else ""
+    return f'<span class="badge {cls}{size}">{label}</span>'
+
+
+def _ci_text(ci: Any) -> str:
+    if ci is None or isinstance(ci, (str, bytes)):
+        return "n/a"
+    try:
+        lo, hi = ci
+    except (TypeError, ValueError):
+        return "n/a"
+    if finite(lo) is None or finite(hi) is None:
+        return "n/a"
+    return f"{fmt(lo)} – {fmt(hi)}"
+
+
+def _legend_html(items: Sequence[tuple[str, str, bool]]) -> str:
+    out = []
+    for label, colour, dashed in items:
+        cls = "sw dashed" if dashed else "sw"
+        out.append(
+            f'<span class="key"><span class="{cls}" style="--c:{colour}"></span>{esc(label)}</span>'
+        )
+    return '<div class="legend">' + "".join(out) + "</div>"
+
+
+def _figure(svg: str, caption: str, *, wide: bool = False) -> str:
+    cls = "fig wide" if wide else "fig"
+    return f'<figure class="{cls}">{svg}<figcaption>{caption}</figcaption></figure>'
+
+
+# ------------------------------------------------------------------ plots
+def _plot_column_shapes(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    cols = d["columns"]
+    if not isinstance(cols, Mapping) or not cols:
+        raise ValueError("details['columns'] must be a non-empty mapping")
+    cells, notes = [], []
+    items = list(cols.items())
+    breakdown = m.breakdown if isinstance(getattr(m, "breakdown", None), Mapping) else {}
+    for name, spec in items[:MAX_SHAPE_COLUMNS]:
+        score = (
+            finite(breakdown.get(name)) if not isinstance(breakdown.get(name), Mapping) else None
+        )
+        title = f"{name} · {fmt(score)}" if score is not None else str(name)
+        try:
+            if not isinstance(spec, Mapping):
+                raise TypeError("expected a mapping with a 'kind'")
+            kind = spec.get("kind")
+            if kind == "numeric":
+                svg = _svg.histogram_overlay(
+                    spec["edges"],
+                    [("real", spec["real"], REAL), ("synthetic", spec["synthetic"], SYNTH)],
+                    title=title,
+                )
+            elif kind == "categorical":
+                svg = _svg.categorical_overlay(
+                    spec["categories"], spec["real"], spec["synthetic"], title=title
+                )
+            else:
+                raise ValueError(f"kind must be 'numeric' or 'categorical', found {kind!r}")
+        except _PLOT_ERRORS as exc:
+            notes.append(f"column {name!s}: plot skipped ({exc})")
+            continue
+        cells.append(f'<div class="cell">{svg}</div>')
+    if len(items) > MAX_SHAPE_COLUMNS:
+        notes.append(f"{len(items) - MAX_SHAPE_COLUMNS} more columns not shown")
+    if not cells:
+        return "", notes
+    legend = _legend_html([("real", REAL, False), ("synthetic", SYNTH, True)])
+    caption = (
+        "Per-column distributions: numeric columns as density histograms, categorical columns "
+        "as category shares (rare categories pooled)."
+        + (" The number after a name is its score." if breakdown else "")
+    )
+    html = (
+        f'<figure class="fig wide">{legend}<div class="grid">{"".join(cells)}</div>'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+    )
+    return html, notes
+
+
+def _plot_pair_trends(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    fig, notes = _heatmaps(d)
+    nested = d.get("correlation")
+    if isinstance(nested, Mapping) and {"columns", "real", "synthetic"} <= set(nested):
+        try:
+            more, more_notes = _heatmaps(nested)
+        except _PLOT_ERRORS as exc:
+            notes.append(f"correlation heatmaps skipped ({exc})")
+        else:
+            fig += more
+            notes += more_notes
+    return fig, notes
+
+
+def _heatmaps(d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    columns = [str(c) for c in d["columns"]]
+    notes: list[str] = []
+    n = len(columns)
+    if n < 2:
+        raise ValueError("needs at least two columns")
+    real = _svg._matrix(d["real"], n, "real")
+    synth = _svg._matrix(d["synthetic"], n, "synthetic")
+    if n > MAX_HEATMAP_COLUMNS:
+        notes.append(f"showing the first {MAX_HEATMAP_COLUMNS} of {n} columns")
+        n = MAX_HEATMAP_COLUMNS
+        columns = columns[:n]
+        real = [row[:n] for row in real[:n]]
+        synth = [row[:n] for row in synth[:n]]
+    values = [v for mat in (real, synth) for row in mat for v in row if v is not None]
+    diverging = any(v < 0 for v in values)
+    cmap, lo = ("diverging", -1.0) if diverging else ("sequential", 0.0)
+    measure = str(
+        _get(d, "measure") or _get(d, "method") or ("correlation" if diverging else "association")
+    )
+    measure = _MEASURES.get(measure, measure)
+    diff = [
+        [None if a is None or b is None else abs(a - b) for a, b in zip(ra, rb, strict=True)]
+        for ra, rb in zip(real, synth, strict=True)
+    ]
+    dmax = max([v for row in diff for v in row if v is not None] + [0.0])
+    dtop = 1.0 if dmax <= 1.0 else 2.0
+    svgs = [
+        _svg.heatmap(columns, real, title=f"real: {measure}", cmap=cmap, vmin=lo, vmax=1.0),
+        _svg.heatmap(columns, synth, title=f"synthetic: {measure}", cmap=cmap, vmin=lo, vmax=1.0),
+        _svg.heatmap(
+            columns, diff, title="|real − synthetic|", cmap="difference", vmin=0.0, vmax=dtop
+        ),
+    ]
+    row = "".join(f'<div class="cell">{s}</div>' for s in svgs)
+    caption = (
+        f"Pairwise {measure} between columns in the real and synthetic data, and their absolute "
+        "difference (white is no difference). Hover a cell for its value."
+    )
+    return (
+        f'<figure class="fig wide"><div class="row">{row}</div>'
+        f"<figcaption>{esc(caption)}</figcaption></figure>",
+        notes,
+    )
+
+
+def _plot_dcr(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    series = [("synthetic → train", d["synthetic_to_train"], SYNTH)]
+    if d.get("holdout_to_train") is not None:
+        series.append(("holdout → train (real)", d["holdout_to_train"], REAL))
+    svg = _svg.histogram_overlay(
+        d["edges"],
+        series,
+        title="Distance to the closest training record",
+        x_label=str(_get(d, "x_label") or "distance to closest training record"),
+        y_label=str(_get(d, "y_label") or "frequency"),
+        width=480,
+        height=250,
+        legend=True,
+    )
+    caption = (
+        "If synthetic rows sit much closer to training rows than real holdout rows do, the "
+        "generator may be copying its training data."
+    )
+    return _figure(svg, esc(caption)), []
+
+
+def _series_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The series to draw: the known ones (real, synthetic, trtr, tstr, augmented) when present,
+    else every numeric key (extra keys such as counts are ignored when known ones exist)."""
+    seen: list[str] = []
+    for r in rows:
+        for k, v in r.items():
+            numeric = v is None or finite(v) is not None or isinstance(v, float)
+            if k not in seen and numeric and not isinstance(v, bool):
+                seen.append(k)
+    known = [k for k in _SERIES_LABELS if k in seen]
+    return known or seen
+
+
+def _grouped(
+    rows: Mapping[str, Any], *, title: str, value_label: str, caption: str
+) -> tuple[str, list[str]]:
+    if not isinstance(rows, Mapping) or not rows:
+        raise ValueError("expected a non-empty mapping")
+    names = list(rows)
+    specs = [rows[k] if isinstance(rows[k], Mapping) else {} for k in names]
+    keys = _series_keys(specs)
+    if not keys:
+        raise ValueError("no numeric series")
+    series = [
+        (_SERIES_LABELS.get(k, k), [_get(s, k) for s in specs], _svg.series_colour(k, i))
+        for i, k in enumerate(keys)
+    ]
+    svg = _svg.bar_chart(names, series, title=title, value_label=value_label)
+    notes = [f"{len(names) - 30} more rows not shown"] if len(names) > 30 else []
+    return _figure(svg, esc(caption)), notes
+
+
+def _plot_models(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    score = str(_get(d, "score_name") or "score")
+    return _grouped(
+        d["models"],
+        title=f"{m.name}: {score} by model",
+        value_label=f"{score} on real test data",
+        caption="Every model is tested on the same real test set: TRTR trains on real data, "
+        "TSTR on synthetic data.",
+    )
+
+
+def _plot_groups(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    groups = d["groups"]
+    specs = (
+        [g for g in groups.values() if isinstance(g, Mapping)]
+        if isinstance(groups, Mapping)
+        else []
+    )
+    keys = _series_keys(specs)
+    shares = "real" in keys and "synthetic" in keys
+    attr = _get(d, "attribute") or _get(d, "column")
+    label = str(_get(d, "score_name") or ("share" if shares else "score"))
+    title = f"{m.name}: {label} by group" + (f" of {attr}" if attr is not None else "")
+    if shares:
+        caption = "Share of each group in the real and synthetic data."
+    elif "trtr" in keys or "tstr" in keys:
+        caption = "Per-group model performance on real test data."
+    else:
+        caption = "Per-group values."
+    return _grouped(groups, title=title, value_label=label, caption=caption)
+
+
+def _plot_gaps(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    gaps = d["gaps"]
+    if (
+        isinstance(gaps, Mapping)
+        and gaps
+        and all(not isinstance(v, Mapping) for v in gaps.values())
+    ):
+        rows: Mapping[str, Any] = {str(_get(d, "name") or "gap"): gaps}
+    else:
+        rows = gaps
+    label = str(_get(d, "score_name") or "gap")
+    return _grouped(
+        rows,
+        title=f"{m.name}: {label}, real vs synthetic",
+        value_label=label,
+        caption="The fairness gap measured on the real data and on the synthetic data.",
+    )
+
+
+_HIST_TITLES = {
+    "dcr_histogram": "Distance to the closest training record",
+    "nndr_histogram": "Nearest-neighbour distance ratio",
+}
+_HIST_LABELS = {
+    "synthetic": "synthetic → train",
+    "holdout": "holdout → train (real)",
+}
+
+
+def _plot_histograms(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """Every ``<name>_histogram`` in details: ``{"bin_edges" | "edges": [...], series: [...]}``."""
+    figs, notes = [], []
+    for key, h in d.items():
+        if not (str(key).endswith("_histogram") and isinstance(h, Mapping)):
+            continue
+        try:
+            edges = h.get("bin_edges", h.get("edges"))
+            n_bins = len(edges) - 1
+            series = [
+                (_HIST_LABELS.get(str(k), str(k)), v, _svg.series_colour(k, i))
+                for i, (k, v) in enumerate(h.items())
+                if k not in ("bin_edges", "edges")
+                and isinstance(v, (list, tuple, np.ndarray))
+                and len(v) == n_bins
+            ]
+            svg = _svg.histogram_overlay(
+                edges,
+                series,
+                title=_HIST_TITLES.get(str(key), f"{m.name}: {key}"),
+                x_label=str(key).removesuffix("_histogram"),
+                y_label="share of rows",
+                width=480,
+                height=250,
+                legend=True,
+            )
+        except _PLOT_ERRORS as exc:
+            notes.append(f"{key}: plot skipped ({exc})")
+            continue
+        cap = "Both series share the bins."
+        if h.get("last_bin_includes_larger"):
+            cap += " The last bin also holds every larger value."
+        figs.append(_figure(svg, esc(cap)))
+    return "".join(figs), notes
+
+
+def _plot_paired_mapping(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"real": {key: x}, "synthetic": {key: y}}``: bars per key (with many keys, those that
+    are 0 in both are left out)."""
+    real, synth = d["real"], d["synthetic"]
+    keys = list(dict.fromkeys([*real, *synth]))
+    rows = {k: {"real": real.get(k), "synthetic": synth.get(k)} for k in keys}
+    notes = []
+    if len(rows) > 10:
+        nonzero = {
+            k: v for k, v in rows.items() if any(finite(x) not in (None, 0.0) for x in v.values())
+        }
+        if len(nonzero) < len(rows):
+            notes.append(f"{len(rows) - len(nonzero)} rows that are 0 in both not shown")
+            rows = nonzero
+    if not rows:
+        return "", notes
+    fig, more = _grouped(
+        rows,
+        title=f"{m.name}: real vs synthetic",
+        value_label=str(_get(d, "score_name") or "value"),
+        caption="The same quantity measured on the real and on the synthetic data.",
+    )
+    return fig, notes + more
+
+
+def _plot_top_features(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"top_features": [{"name": ..., "auc" | "importance": ...}]}``: one bar per feature."""
+    rows = {
+        str(t["name"]): {k: v for k, v in t.items() if k != "name" and not isinstance(v, str)}
+        for t in d["top_features"]
+        if isinstance(t, Mapping) and "name" in t
+    }
+    how = str(_get(d, "feature_importance") or "")
+    return _grouped(
+        rows,
+        title=f"{m.name}: the columns that give the synthetic data away",
+        value_label=how.split(":")[0] if how else "importance",
+        caption=(how[:1].upper() + how[1:] + ".") if how else "Per-column importance.",
+    )
+
+
+def _roc_of(m: Any, d: Mapping[str, Any]) -> tuple[str, Any, Any, Any]:
+    roc = d["roc"]
+    if not isinstance(roc, Mapping):
+        raise TypeError("details['roc'] must be a mapping")
+    fpr, tpr = _svg._floats(roc["fpr"], name="fpr"), _svg._floats(roc["tpr"], name="tpr")
+    if fpr.size != tpr.size or (np.isfinite(fpr) & np.isfinite(tpr)).sum() < 2:
+        raise ValueError("fpr and tpr must be equal-length lists of at least two numbers")
+    auc = m.value if is_auc_test(m) else _get(roc, "auc", _get(d, "auc", m.value))
+    return (str(m.name), fpr, tpr, finite(auc))
+
+
+_Builder = Callable[[Any, Mapping[str, Any]], tuple[str, list[str]]]
+
+
+def _layouts(d: Mapping[str, Any]) -> list[_Builder]:
+    """The plot builders whose layout ``details`` matches (several may)."""
+    out: list[_Builder] = []
+    cols = d.get("columns")
+    is_list = isinstance(cols, Sequence) and not isinstance(cols, str)
+    if isinstance(cols, Mapping):
+        out.append(_plot_column_shapes)
+    elif is_list and "real" in d and "synthetic" in d:
+        out.append(_plot_pair_trends)
+    elif isinstance(d.get("real"), Mapping) and isinstance(d.get("synthetic"), Mapping):
+        out.append(_plot_paired_mapping)
+    if "edges" in d and "synthetic_to_train" in d:
+        out.append(_plot_dcr)
+    if any(str(k).endswith("_histogram") and isinstance(v, Mapping) for k, v in d.items()):
+        out.append(_plot_histograms)
+    if isinstance(d.get("models"), Mapping):
+        out.append(_plot_models)
+    if isinstance(d.get("groups"), Mapping):
+        out.append(_plot_groups)
+    if isinstance(d.get("gaps"), Mapping):
+        out.append(_plot_gaps)
+    if isinstance(d.get("top_features"), list) and d["top_features"]:
+        out.append(_plot_top_features)
+    return out
+
+
+def _plots(family: str, metrics: Sequence[Any]) -> tuple[list[str], list[str]]:
+    figures: list[str] = []
+    notes: list[str] = []
+    curves: list[tuple[str, Any, Any, Any]] = []
+    roc_slot: int | None = None
+    for m in metrics:
+        d = m.details if isinstance(getattr(m, "details", None), Mapping) else {}
+        if not d:
+            continue
+        if "roc" in d:
+            try:
+                curves.append(_roc_of(m, d))
+                if roc_slot is None:
+                    roc_slot = len(figures)
+            except _PLOT_ERRORS as exc:
+                notes.append(f"{m.name}: ROC curve skipped ({exc})")
+        for builder in _layouts(d):
+            try:
+                fig, more = builder(m, d)
+            except _PLOT_ERRORS as exc:
+                logger.debug("plot for %s skipped", m.name, exc_info=True)
+                notes.append(f"{m.name}: plot skipped ({exc})")
+                continue
+            notes.extend(f"{m.name}: {n}" for n in more)
+            if fig:
+                figures.append(fig)
+    if curves:
+        if family == "privacy":
+            title, caption = (
+                "Attack ROC curves",
+                "Each attack tries to tell training records from holdout records using the "
+                "synthetic data; a curve on the diagonal means the attack does no better than "
+                "guessing.",
+            )
+        elif family == "fidelity":
+            title, caption = (
+                "Detection ROC",
+                "A classifier trained to tell real rows from synthetic rows; a curve on the "
+                "diagonal means it cannot.",
+            )
+        else:
+            title, caption = "ROC curves", "ROC curves; the diagonal is chance."
+        try:
+            fig = _figure(_svg.roc_chart(curves, title=title), esc(caption))
+            figures.insert(roc_slot or 0, fig)
+        except _PLOT_ERRORS as exc:
+            notes.append(f"ROC curves skipped ({exc})")
+    return figures, notes
+
+
+# ------------------------------------------------------------------ page parts
+def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
+    meta = evaluation.meta if isinstance(evaluation.meta, Mapping) else {}
+    sources = [card or {}, meta]
+    facts: list[tuple[str, str]] = []
+    gen = _find(sources, ("generator", "generator_name", "model"))
+    if isinstance(gen, Mapping):
+        gen = gen.get("name") or gen.get("type") or gen.get("class")
+    if gen is not None:
+        facts.append(("Generator", f"<strong>{esc(_scalar_text(gen))}</strong>"))
+    fp = _find(sources, ("fingerprint", "input_fingerprint", "data_fingerprint", "sha256"))
+    if fp is not None and not isinstance(fp, Mapping):
+        facts.append(("Data fingerprint", f"<code>{esc(_scalar_text(fp))}</code>"))
+    rows = []
+    for key, alias, label in (
+        ("n_train", "n_real_train", "train"),
+        ("n_holdout", "n_real_holdout", "holdout"),
+        ("n_synthetic", "n_synthetic_rows", "synthetic"),
+    ):
+        v = _find(sources, (key, alias))
+        if v is not None and not isinstance(v, Mapping):
+            rows.append(f"{esc(label)} {esc(_scalar_text(v))}")
+    if rows:
+        facts.append(("Rows", " · ".join(rows)))
+    shown = {"generator", "fingerprint", "n_train", "n_holdout", "n_synthetic", "skipped",
+             "n_real_train", "n_real_holdout", "columns", "schema"}  # fmt: skip
+    extra = [
+        (str(k), esc(_scalar_text(v, 160)))
+        for k, v in meta.items()
+        if str(k) not in shown
+        and not isinstance(v, Mapping)
+        and not (isinstance(v, (list, tuple)) and len(v) > 8)
+    ]
+    fact_html = "".join(
+        f'<div class="fact"><span class="k">{esc(k)}</span><span class="v">{v}</span></div>'
+        for k, v in facts
+    )
+    extra_html = (
+        '<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in extra) + "</dl>"
+        if extra
+        else ""
+    )
+    nav = "".join(
+        f'<a href="#{f}">{_FAMILY_TITLES[f]}</a>' for f in FAMILIES if evaluation.by_family(f)
+    )
+    if card:
+        nav += '<a href="#card">Data card</a>'
+    return (
+        f'<header><div class="wrap"><p class="kicker">sosie evaluation report</p>'
+        f"<h1>{esc(title)}</h1>"
+        f'<div class="facts">{fact_html}</div>{extra_html}'
+        f'<nav><a href="#summary">Summary</a>{nav}</nav></div></header>'
+    )
+
+
+def _metric_for_headline(metrics: Sequence[Any], key: str, value: Any) -> Any:
+    """The metric behind a headline number: the same name, else a metric of the same prefix
+    with the same value (``mia_auc`` is the value of the strongest ``mia_*`` attack)."""
+    same = next((m for m in metrics if m.name == key), None)
+    if same is not None:
+        return same
+    v = finite(value)
+    prefix = key.split("_")[0] + "_"
+    if v is None or prefix == key + "_":
+        return None
+    return next(
+        (m for m in metrics if str(m.name).startswith(prefix) and finite(m.value) == v), None
+    )
+
+
+def _summary(evaluation: Any, verdicts: Mapping[str, FamilyVerdict]) -> str:
+    cards = []
+    skipped = _get(evaluation.meta, "skipped") or {}
+    for f in FAMILIES:
+        fv = verdicts.get(f)
+        if fv is None:
+            why = _get(skipped, f)
+            note = esc(_scalar_text(why)) if why else "not evaluated"
+            cards.append(
+                f'<div class="verdict na"><div class="fam">{_FAMILY_TITLES[f]}</div>'
+                f'{_badge("n/a", big=True)}<div class="why">{note}</div></div>'
+            )
+            continue
+        score = f'<div class="score">score {fmt(fv.score)}</div>' if fv.score is not None else ""
+        cls = fv.verdict if fv.verdict in ("pass", "warn", "fail") else "na"
+        cards.append(
+            f'<div class="verdict {cls}"><div class="fam"><a href="#{f}">{_FAMILY_TITLES[f]}</a></div>'
+            f'{_badge(fv.verdict, big=True)}{score}<div class="why">{esc(fv.reason)}</div></div>'
+        )
+    others = [
+        f for f in verdicts if f not in FAMILIES
+    ]  # families outside the four still get a card
+    for f in others:
+        fv = verdicts[f]
+        cls = fv.verdict if fv.verdict in ("pass", "warn", "fail") else "na"
+        cards.append(
+            f'<div class="verdict {cls}"><div class="fam">{esc(f)}</div>'
+            f'{_badge(fv.verdict, big=True)}<div class="why">{esc(fv.reason)}</div></div>'
+        )
+    summary = evaluation.summary if isinstance(evaluation.summary, Mapping) else {}
+    known = [k for k in _HEADLINES if k in summary]
+    tile_keys = known or list(summary)[:MAX_TILES]
+    rest = [k for k in summary if k not in tile_keys]
+    tiles = []
+    for key in tile_keys:
+        value = summary[key]
+        label, hint = _HEADLINES.get(str(key), (str(key).replace("_", " ").capitalize(), ""))
+        metric = _metric_for_headline(evaluation.metrics, str(key), value)
+        verdict = metric_verdict(metric) if metric is not None else "n/a"
+        cls = verdict if verdict in ("pass", "warn", "fail") else "na"
+        ci = ""
+        if metric is not None and _ci_text(metric.ci) != "n/a":
+            ci = f'<div class="ci">95 % CI {esc(_ci_text(metric.ci))}</div>'
+        val = value if not isinstance(value, (Mapping, list, tuple)) else None
+        tiles.append(
+            f'<div class="tile {cls}"><div class="label">{esc(label)}</div>'
+            f'<div class="num">{esc(fmt(val))}</div>{ci}'
+            + (f'<div class="hint">{esc(hint)}</div>' if hint else "")
+            + "</div>"
+        )
+    tiles_html = (
+        f'<h3>Headline numbers</h3><div class="tiles">{"".join(tiles)}</div>'
+        if tiles
+        else '<p class="note">No headline numbers in this evaluation.</p>'
+    )
+    if rest:
+        items = "".join(
+            f"<div><dt>{esc(k)}</dt><dd>{esc(fmt(summary[k]))}</dd></div>" for k in rest
+        )
+        tiles_html += f'<h3>Other summary numbers</h3><dl class="more">{items}</dl>'
+    return (
+        '<section id="summary"><h2>Summary</h2>'
+        f'<div class="verdicts">{"".join(cards)}</div>{tiles_html}</section>'
+    )
+
+
+def _metric_table(metrics: Sequence[Any]) -> str:
+    rows = []
+    for m in metrics:
+        v = metric_verdict(m)
+        goal = getattr(m, "goal", None)
+        if goal == "target" or is_auc_test(m):
+            tv = (
+                m.target_value
+                if finite(m.target_value) is not None
+                else 0.5
+                if is_auc_test(m)
+                else None
+            )
+            goal_text = f"best at {fmt(tv)}" if tv is not None else "best at target"
+        else:
+            goal_text = _GOALS.get(str(goal), str(goal))
+        norm = finite(m.normalized)
+        bar = (
+            f'<span class="meter"><span style="width:{max(0.0, min(norm, 1.0)) * 100:.0f}%"></span></span>'
+            if norm is not None
+            else ""
+        )
+        rows.append(
+            "<tr>"
+            f'<td class="name"><code>{esc(m.name)}</code><span class="goal">{esc(goal_text)}</span></td>'
+            f"<td>{_badge(v)}</td>"
+            f'<td class="n">{esc(fmt(m.value))}</td>'
+            f'<td class="n ci">{esc(_ci_text(m.ci))}</td>'
+            f'<td class="n">{esc(fmt(m.baseline))}</td>'
+            f'<td class="n">{bar}{esc(fmt(m.normalized))}</td>'
+            f'<td class="desc">{esc(m.description)}</td>'
+            "</tr>"
+        )
+    return (
+        '<div class="table-wrap"><table class="metrics"><thead><tr><th>Metric</th><th>Verdict</th>'
+        '<th class="n">Value</th><th class="n">95 % CI</th><th class="n">Baseline</th>'
+        '<th class="n">Score</th><th>What it measures</th></tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+def _family_section(family: str, metrics: Sequence[Any], fv: FamilyVerdict) -> str:
+    title = _FAMILY_TITLES.get(family, family)
+    figures, notes = _plots(family, metrics)
+    notes_html = (
+        '<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
+        if notes
+        else ""
+    )
+    blurb = _FAMILY_BLURB.get(family, "")
+    return (
+        f'<section id="{esc(family)}" class="family"><h2>{esc(title)} {_badge(fv.verdict)}</h2>'
+        + (f'<p class="blurb">{esc(blurb)}</p>' if blurb else "")
+        + _metric_table(metrics)
+        + (f'<div class="figs">{"".join(figures)}</div>' if figures else "")
+        + notes_html
+        + "</section>"
+    )
+
+
+def _card_value(v: Any, depth: int = 0) -> str:
+    if isinstance(v, Mapping):
+        if not v:
+            return '<span class="muted">(empty)</span>'
+        if depth >= 5:
+            return f"<code>{esc(_scalar_text(v, 2000))}</code>"
+        rows = "".join(
+            f"<tr><th>{esc(k)}</th><td>{_card_value(x, depth + 1)}</td></tr>" for k, x in v.items()
+        )
+        return f'<table class="kv">{rows}</table>'
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return '<span class="muted">(none)</span>'
+        if all(not isinstance(x, (Mapping, list, tuple)) for x in v):
+            return esc(", ".join(_scalar_text(x, 10_000) for x in v))
+        if depth >= 5:
+            return f"<code>{esc(_scalar_text(v, 2000))}</code>"
+        return "<ol>" + "".join(f"<li>{_card_value(x, depth + 1)}</li>" for x in v) + "</ol>"
+    return esc(_scalar_text(v, 10_000))
+
+
+def _card_section(card: Mapping[str, Any]) -> str:
+    return (
+        '<section id="card"><h2>Data card</h2><p class="blurb">What was made, from what and how: '
+        "the record for disclosure.</p>"
+        f'<div class="card">{_card_value(dict(card))}</div></section>'
+    )
+
+
+def _footer() -> str:
+    rules = "".join(f"<li>{esc(r)}</li>" for r in RULES)
+    colours = _legend_html(
+        [
+            ("real data / TRTR / holdout", REAL, False),
+            ("synthetic data / TSTR", SYNTH, True),
+            ("augmented (real + synthetic)", AUGMENTED, False),
+        ]
+    )
+    return (
+        '<footer><div class="wrap"><h2>How to read this report</h2>'
+        f"<h3>Verdict rules</h3><ul>{rules}</ul>"
+        f"<h3>Colours</h3>{colours}"
+        '<p class="muted">Generated by sosie. This page is self-contained: it loads nothing from '
+        "the network and can be archived as is.</p></div></footer>"
+    )
+
+
+_CSS = """
+:root{--ink:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f7f8fa;--pass:#1a7f37;--pass-bg:#dcf5e3;
+--warn:#8a5a00;--warn-bg:#fff1c7;--fail:#b42318;--fail-bg:#fde3e1;--na:#52606d;--na-bg:#eceff3;
+--real:#0072B2;--synth:#E69F00}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;color:var(--ink);background:#fff;font:14px/1.5 system-ui,-apple-system,"Segoe UI",
+Roboto,"Helvetica Neue",Arial,"Noto Sans","Liberation Sans",sans-serif}
+.wrap,main{max-width:1180px;margin:0 auto;padding:0 24px}
+header{background:var(--bg);border-bottom:1px solid var(--line);padding:20px 0 0}
+.kicker{margin:0;color:var(--muted);font-size:12px;letter-spacing:.06em;text-transform:uppercase}
+h1{margin:2px 0 10px;font-size:26px;line-height:1.25;overflow-wrap:anywhere}
+h2{font-size:20px;margin:30px 0 8px;padding-bottom:6px;border-bottom:1px solid var(--line)}
+h3{font-size:15px;margin:18px 0 8px}
+.facts{display:flex;flex-wrap:wrap;gap:6px 28px}
+.fact{display:flex;flex-direction:column;min-width:0}
+.fact .k{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
+.fact .v{overflow-wrap:anywhere}
+code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;
+overflow-wrap:anywhere}
+dl.meta{display:flex;flex-wrap:wrap;gap:2px 18px;margin:10px 0 0;font-size:12.5px;color:var(--muted)}
+dl.meta dt{font-weight:600}dl.meta dt::after{content:":"}
+dl.meta dd{margin:0 0 0 -14px;overflow-wrap:anywhere}
+nav{display:flex;flex-wrap:wrap;gap:4px 18px;margin-top:14px}
+nav a{color:var(--ink);text-decoration:none;padding:6px 0;border-bottom:2px solid transparent;
+font-weight:500}
+nav a:hover{border-bottom-color:var(--real)}
+section{margin-bottom:8px}
+.blurb{margin:0 0 12px;color:var(--muted)}
+.verdicts{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:12px}
+.verdict{border:1px solid var(--line);border-top:4px solid var(--na);border-radius:8px;
+padding:12px 14px;background:#fff}
+.verdict.pass{border-top-color:var(--pass)}.verdict.warn{border-top-color:#d99a00}
+.verdict.fail{border-top-color:var(--fail)}
+.verdict .fam{font-weight:600;font-size:15px;margin-bottom:6px}
+.verdict .fam a{color:inherit;text-decoration:none}
+.verdict .score{font-size:13px;margin-top:6px}
+.verdict .why{font-size:12px;color:var(--muted);margin-top:4px;overflow-wrap:anywhere}
+.badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11.5px;font-weight:700;
+text-transform:uppercase;letter-spacing:.04em;vertical-align:middle;white-space:nowrap;
+-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.badge.big{font-size:14px;padding:3px 12px}
+.badge.pass{color:var(--pass);background:var(--pass-bg)}
+.badge.warn{color:var(--warn);background:var(--warn-bg)}
+.badge.fail{color:var(--fail);background:var(--fail-bg)}
+.badge.na{color:var(--na);background:var(--na-bg)}
+h2 .badge{margin-left:8px;position:relative;top:-2px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
+.tile{border:1px solid var(--line);border-left:4px solid var(--na);border-radius:6px;padding:8px 12px}
+.tile.pass{border-left-color:var(--pass)}.tile.warn{border-left-color:#d99a00}
+.tile.fail{border-left-color:var(--fail)}
+.tile .label{font-size:12px;color:var(--muted);font-weight:600;overflow-wrap:anywhere}
+.tile .num{font-size:22px;font-weight:600;font-variant-numeric:tabular-nums}
+.tile .ci,.tile .hint{font-size:11.5px;color:var(--muted)}
+dl.more{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:0 24px;
+margin:0;font-size:12.5px}
+dl.more div{display:flex;justify-content:space-between;gap:8px;border-bottom:1px solid var(--line);
+padding:3px 0}
+dl.more dt{color:#3e4c59;overflow-wrap:anywhere}dl.more dd{margin:0;font-variant-numeric:tabular-nums}
+.table-wrap{overflow-x:auto}
+table.metrics{width:100%;border-collapse:collapse;font-size:13px}
+table.metrics th{text-align:left;font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;
+color:var(--muted);border-bottom:2px solid var(--line);padding:6px 8px}
+table.metrics td{border-bottom:1px solid var(--line);padding:7px 8px;vertical-align:top}
+table.metrics .n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+table.metrics td.name code{font-weight:600;display:block;white-space:nowrap}
+table.metrics .goal{display:block;font-size:11.5px;color:var(--muted)}
+table.metrics td.desc{color:#3e4c59;min-width:220px;overflow-wrap:anywhere}
+.meter{display:inline-block;width:46px;height:6px;background:var(--line);border-radius:3px;
+margin-right:6px;vertical-align:middle;overflow:hidden;-webkit-print-color-adjust:exact;
+print-color-adjust:exact}
+.meter span{display:block;height:100%;background:#52606d}
+.figs{display:flex;flex-wrap:wrap;gap:16px;margin-top:16px;align-items:flex-start}
+figure{margin:0}
+.fig{border:1px solid var(--line);border-radius:8px;padding:12px;max-width:100%;break-inside:avoid}
+.fig.wide{flex:1 1 100%}
+figcaption{font-size:12px;color:var(--muted);margin-top:6px;width:0;min-width:100%}
+.fig.wide figcaption{width:auto;max-width:760px}
+svg.plot{display:block;max-width:100%;height:auto;overflow:visible}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:10px 14px}
+.grid .cell{break-inside:avoid}
+.row{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
+.legend{display:flex;flex-wrap:wrap;gap:4px 18px;font-size:12px;margin-bottom:8px}
+.key{display:inline-flex;align-items:center;gap:6px}
+.sw{display:inline-block;width:16px;height:10px;background:var(--c);border-radius:2px;
+-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.sw.dashed{height:0;border-top:3px dashed var(--c);background:none;border-radius:0}
+.notes{font-size:12px;color:var(--muted);margin:10px 0 0;padding-left:18px}
+.note{color:var(--muted);font-style:italic;margin:8px 0}
+.muted{color:var(--muted)}
+.card{overflow-x:auto}
+table.kv{border-collapse:collapse;font-size:13px;width:100%}
+table.kv th{text-align:left;vertical-align:top;font-weight:600;padding:5px 12px 5px 0;
+width:1%;white-space:nowrap;color:#3e4c59}
+table.kv td{padding:5px 0;vertical-align:top;overflow-wrap:anywhere}
+table.kv tr{border-bottom:1px solid var(--line)}
+table.kv table.kv{font-size:12.5px}
+table.kv table.kv tr:last-child{border-bottom:0}
+.card ol{margin:0;padding-left:20px}
+footer{margin-top:36px;background:var(--bg);border-top:1px solid var(--line);padding:4px 0 24px;
+font-size:13px}
+footer h2{border:0}
+@media print{
+body{font-size:11px}header,footer{background:#fff}nav{display:none}
+.wrap,main{max-width:none;padding:0}
+section.family,#card{break-before:auto}h2{break-after:avoid}
+tr,.fig,.verdict,.tile{break-inside:avoid}
+a{color:inherit;text-decoration:none}
+}
+"""
+
+
+def _css() -> str:
+    return "".join(line.strip() for line in _CSS.strip().splitlines())
+
+
+def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str | None) -> str:
+    """The whole page (see :func:`sosie.report.render_html`)."""
+    if card is not None and not isinstance(card, Mapping):
+        raise TypeError(f"card: expected a dict or None, found {type(card).__name__}")
+    page_title = title or _get(card, "title") or DEFAULT_TITLE
+    page_title = str(page_title)
+    families = list(FAMILIES) + sorted(
+        {str(m.family) for m in evaluation.metrics if m.family not in FAMILIES}
+    )
+    verdicts = {}
+    sections = []
+    skipped = _get(evaluation.meta, "skipped") or {}
+    for f in families:
+        ms = evaluation.by_family(f)
+        if not ms:
+            why = _get(skipped, f)
+            text = (
+                f"No {f} metrics were computed ({_scalar_text(why)})." if why else _MISSING.get(f)
+            )
+            if text:
+                sections.append(
+                    f'<section id="{esc(f)}" class="family missing"><p class="note">'
+                    f"{esc(text)}</p></section>"
+                )
+            continue
+        verdicts[f] = family_verdict(f, ms)
+        sections.append(_family_section(f, ms, verdicts[f]))
+    body = (
+        _header(evaluation, card, page_title)
+        + "<main>"
+        + _summary(evaluation, verdicts)
+        + "".join(sections)
+        + (_card_section(card) if card else "")
+        + "</main>"
+        + _footer()
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">\n"
+        '<meta name="generator" content="sosie">\n'
+        f"<title>{esc(page_title)}</title>\n"
+        f"<style>{_css()}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def write_page(text: str, path: str | Path) -> Path:
+    """Write atomically (a reader never sees half a report)."""
+    from ..io import atomic_write_text
+
+    return atomic_write_text(path, text)
