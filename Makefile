@@ -18,7 +18,7 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[test]"
+	$(PIP) install $(PIPFLAGS) -e ".[test,deep]"
 	touch $@
 
 ## demo: install sosie and run the demo on the bundled UCI Adult data

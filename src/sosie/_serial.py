@@ -1,7 +1,10 @@
-"""The ``.sosie`` model file: a zip of ``manifest.json``, ``state.json`` and ``.npy`` arrays.
+"""The ``.sosie`` model file: a zip of ``manifest.json``, ``state.json`` and arrays.
 
 No pickle anywhere: JSON for structure, ``numpy.save(allow_pickle=False)`` for
-numeric arrays (string arrays are stored as JSON lists).
+numeric arrays (string arrays are stored as JSON lists), and ``safetensors`` for
+neural-network weights: a model state may hold a dict under the key
+``"safetensors"`` (name -> numpy array, on CPU), stored as ``weights.safetensors``.
+Weights trained on a GPU are saved from CPU copies, so every model loads on CPU.
 """
 
 from __future__ import annotations
@@ -67,9 +70,16 @@ def write_model_file(path: str | Path, manifest: dict[str, Any], state: Any) -> 
     from .io import atomic_path
 
     arrays: dict[str, np.ndarray] = {}
+    weights = None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict) and "safetensors" in state["model"]:
+        model = dict(state["model"])
+        weights = _to_safetensors(model.pop("safetensors"))
+        state = {**state, "model": model}
     packed = pack(state, arrays)
     manifest = {**manifest, "format": FORMAT, "format_version": FORMAT_VERSION}
     manifest["arrays"] = sorted(arrays)
+    if weights is not None:
+        manifest["weights"] = WEIGHTS
     path = Path(path)
     with (
         atomic_path(path) as tmp,
@@ -81,7 +91,32 @@ def write_model_file(path: str | Path, manifest: dict[str, Any], state: Any) -> 
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
             zf.writestr(f"arrays/{key}.npy", buf.getvalue())
+        if weights is not None:
+            zf.writestr(WEIGHTS, weights)
     return path
+
+
+WEIGHTS = "weights.safetensors"
+
+
+def _safetensors_numpy():
+    try:
+        from safetensors import numpy as stn
+    except ImportError:
+        from .errors import missing_dependency
+
+        raise missing_dependency("safetensors", "deep", "saving or loading neural-network weights") from None
+    return stn
+
+
+def _to_safetensors(weights: dict[str, Any]) -> bytes:
+    stn = _safetensors_numpy()
+    out = {}
+    for k, v in weights.items():
+        if hasattr(v, "detach"):  # a torch tensor, possibly on a GPU
+            v = v.detach().cpu().numpy()
+        out[str(k)] = np.ascontiguousarray(v)
+    return stn.save(out)
 
 
 def read_model_file(path: str | Path) -> tuple[dict[str, Any], Any]:
@@ -131,6 +166,10 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], Any]:
                 with zf.open(f"arrays/{key}.npy") as fh:
                     arrays[key] = np.load(io.BytesIO(fh.read()), allow_pickle=False)
             state = unpack(state, arrays)
+            if manifest.get("weights"):
+                weights = _safetensors_numpy().load(zf.read(manifest["weights"]))
+                if isinstance(state.get("model"), dict):
+                    state["model"]["safetensors"] = weights
         except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as e:
             raise ModelFileError(
                 f"{where}: the model's state is corrupt or incomplete ({type(e).__name__}: {e}); "

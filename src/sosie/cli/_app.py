@@ -66,7 +66,7 @@ def _step(text: str):
 
 def _say(msg: str) -> None:
     if not _state["quiet"]:
-        console.print(msg)
+        console.print(msg, soft_wrap=True)
 
 
 def _parse_kv(items: list[str] | None, what: str) -> dict[str, str]:
