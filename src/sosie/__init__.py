@@ -38,6 +38,7 @@ from .generators import (
     make_generator,
 )
 from .io import read_table, write_table
+from .rebalance import rebalance
 from .schema import ColumnSpec, SemanticType, TableSchema, infer_schema, validate_data
 
 
@@ -74,6 +75,7 @@ __all__ = [
     "load",
     "make_generator",
     "read_table",
+    "rebalance",
     "report",
     "schema",
     "transforms",
