@@ -190,6 +190,12 @@ class DatetimeEncoder(ColumnEncoder):
             self.origin_ns = int(ns.min() // (86_400 * 10**9) * (86_400 * 10**9))
         return self
 
+    def state(self):
+        return {"origin_ns": self.origin_ns}
+
+    def load_state(self, state):
+        self.origin_ns = int(state.get("origin_ns", 0))
+
     def _to_ns(self, dt: pd.Series) -> np.ndarray:
         if getattr(dt.dt, "tz", None) is not None:
             dt = dt.dt.tz_convert("UTC").dt.tz_localize(None)

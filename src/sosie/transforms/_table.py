@@ -164,9 +164,6 @@ class TablePreprocessor:
         return {
             "schema": self.schema_.to_dict(),
             "encoders": {k: e.state() for k, e in self.encoders_.items()},
-            "origins": {
-                k: e.origin_ns for k, e in self.encoders_.items() if hasattr(e, "origin_ns")
-            },
             "n_categories": {k: e.n_categories for k, e in self.encoders_.items()},
         }
 
@@ -180,8 +177,6 @@ class TablePreprocessor:
         for spec in schema:
             enc = encoder_for(spec)
             enc.load_state(state["encoders"].get(spec.name, {}))
-            if spec.name in state.get("origins", {}):
-                enc.origin_ns = int(state["origins"][spec.name])
             enc.n_categories = state.get("n_categories", {}).get(spec.name)
             self.encoders_[spec.name] = enc
         self._build_columns()
