@@ -71,7 +71,11 @@ def write_model_file(path: str | Path, manifest: dict[str, Any], state: Any) -> 
 
     arrays: dict[str, np.ndarray] = {}
     weights = None
-    if isinstance(state, dict) and isinstance(state.get("model"), dict) and "safetensors" in state["model"]:
+    if (
+        isinstance(state, dict)
+        and isinstance(state.get("model"), dict)
+        and "safetensors" in state["model"]
+    ):
         model = dict(state["model"])
         weights = _to_safetensors(model.pop("safetensors"))
         state = {**state, "model": model}
@@ -105,7 +109,9 @@ def _safetensors_numpy():
     except ImportError:
         from .errors import missing_dependency
 
-        raise missing_dependency("safetensors", "deep", "saving or loading neural-network weights") from None
+        raise missing_dependency(
+            "safetensors", "deep", "saving or loading neural-network weights"
+        ) from None
     return stn
 
 

@@ -65,7 +65,9 @@ def test_torch_tensors_are_saved_from_cpu_copies(tmp_path):
 
 
 def test_non_finite_floats_and_string_arrays_round_trip(tmp_path):
-    state = {"model": {"x": float("inf"), "y": float("nan"), "names": np.array(["a", "b"], dtype=object)}}
+    state = {
+        "model": {"x": float("inf"), "y": float("nan"), "names": np.array(["a", "b"], dtype=object)}
+    }
     write_model_file(tmp_path / "s.sosie", {"generator": "x"}, state)
     _, back = read_model_file(tmp_path / "s.sosie")
     assert back["model"]["x"] == float("inf") and np.isnan(back["model"]["y"])
@@ -77,5 +79,7 @@ def test_failed_save_leaves_nothing(tmp_path):
         pass
 
     with pytest.raises(TypeError):
-        write_model_file(tmp_path / "bad.sosie", {"generator": "x"}, {"model": {"obj": Unsaveable()}})
+        write_model_file(
+            tmp_path / "bad.sosie", {"generator": "x"}, {"model": {"obj": Unsaveable()}}
+        )
     assert list(tmp_path.iterdir()) == []
