@@ -30,6 +30,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from . import datasets, errors, evaluate, io, report, schema, transforms
 from .errors import SosieError
 from .generators import (
+    ARFGenerator,
     GaussianCopulaGenerator,
     Generator,
     RulesGenerator,
@@ -57,6 +58,7 @@ def load(path: str) -> Generator:
 
 
 __all__ = [
+    "ARFGenerator",
     "ColumnSpec",
     "GaussianCopulaGenerator",
     "Generator",

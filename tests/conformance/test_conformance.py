@@ -48,6 +48,10 @@ class Case:
 
 
 CASES: dict[str, Case] = {
+    "arf": Case(
+        params={"n_estimators": 20, "max_iters": 3},
+        conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
+    ),
     "gaussian_copula": Case(
         params={},
         conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],

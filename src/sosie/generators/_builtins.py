@@ -2,3 +2,4 @@
 
 from . import copula as _copula  # noqa: F401
 from . import rules as _rules  # noqa: F401
+from . import arf as _arf  # noqa: F401
