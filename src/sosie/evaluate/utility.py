@@ -160,11 +160,16 @@ def fit_predict(td: TaskData, train_set: str, kind: str, seed: int) -> np.ndarra
         td.scores[key] = None
         return None
     model = _model(kind, td.task, td.categorical_mask, seed)
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    # One OpenMP thread: HistGradientBoosting's spinning threads slow down badly (5-15x)
+    # whenever the two cores are shared, and gain little when they are not.
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
     if td.task == "classification":
-        proba = model.predict_proba(Xt)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            proba = model.predict_proba(Xt)
         full = np.zeros((len(Xt), len(td.classes)))
         for j, c in enumerate(model.classes_):
             if c in td.classes:
