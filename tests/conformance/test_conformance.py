@@ -52,6 +52,11 @@ CASES: dict[str, Case] = {
         params={"n_estimators": 20, "max_iters": 3},
         conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
     ),
+    # no time_budget here: a clock-capped fit is not reproducible under varying load
+    "ctgan": Case(
+        params={"max_epochs": 30, "check_every": 5, "patience": 3},
+        conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
+    ),
     "gaussian_copula": Case(
         params={},
         conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
@@ -83,7 +88,8 @@ MODES = ("registry", "class", "loaded")
 
 
 def test_every_generator_has_a_case():
-    missing = sorted(set(list_generators()) - set(CASES))
+    generators = list_generators()
+    missing = sorted(n for n, cls in generators.items() if n not in CASES and not cls.experimental)
     assert not missing, f"generators without a conformance case: {missing}"
 
 

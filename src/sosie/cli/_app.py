@@ -110,6 +110,8 @@ def list_cmd() -> None:
     t = Table("name", "class", "description", title="sosie generators")
     for name, cls in list_generators().items():
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        if cls.experimental:
+            doc += f" [experimental: {cls.experimental}]"
         t.add_row(name, cls.__name__, doc)
     console.print(t)
 

@@ -2,18 +2,20 @@
 
 Example:
     >>> from sosie.generators import list_generators
-    >>> sorted(list_generators())[:3]
-    ['arf', 'gaussian_copula', 'rules']
+    >>> sorted(list_generators())[:4]
+    ['arf', 'ctgan', 'gaussian_copula', 'rules']
 """
 
 from .arf import ARFGenerator
 from .base import Generator, fingerprint
 from .copula import GaussianCopulaGenerator
+from .gan import CTGANGenerator
 from .registry import get_generator, list_generators, make_generator, register
 from .rules import RulesGenerator
 
 __all__ = [
     "ARFGenerator",
+    "CTGANGenerator",
     "GaussianCopulaGenerator",
     "Generator",
     "RulesGenerator",
