@@ -205,8 +205,13 @@ def _subsample(prep: _Prepared, max_rows: int | None, gen: np.random.Generator) 
     """The same columns on at most ``max_rows`` rows of each table (sorted random rows)."""
     if max_rows is None or (prep.n_real <= max_rows and prep.n_synthetic <= max_rows):
         return prep
-    ri = _rows(prep.n_real, max_rows, gen)
-    si = _rows(prep.n_synthetic, max_rows, gen)
+    return _take_rows(
+        prep, _rows(prep.n_real, max_rows, gen), _rows(prep.n_synthetic, max_rows, gen)
+    )
+
+
+def _take_rows(prep: _Prepared, ri: np.ndarray, si: np.ndarray) -> _Prepared:
+    """The same columns restricted to real rows ``ri`` and synthetic rows ``si``."""
     cols = [
         _Column(
             c.name,
@@ -1023,25 +1028,7 @@ def _detection(
     from threadpoolctl import threadpool_limits
 
     n = min(prep.n_real, prep.n_synthetic, max_rows)
-    ri = _rows(prep.n_real, n, gen)
-    si = _rows(prep.n_synthetic, n, gen)
-    sub = _Prepared(
-        [
-            _Column(
-                c.name,
-                c.kind,
-                c.is_datetime,
-                c.real[ri],
-                c.synthetic[si],
-                c.categories,
-                c.n_real_categories,
-            )
-            for c in prep.columns
-        ],
-        prep.null_names,
-        prep.null_real[ri],
-        prep.null_synthetic[si],
-    )
+    sub = _take_rows(prep, _rows(prep.n_real, n, gen), _rows(prep.n_synthetic, n, gen))
     X, mask, names = _detection_matrix(sub)
     y = np.r_[np.zeros(n), np.ones(n)]
     groups = pd.util.hash_pandas_object(pd.DataFrame(X), index=False).to_numpy()
