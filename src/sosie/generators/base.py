@@ -191,7 +191,8 @@ class Generator(ABC):
 
     def _check_params(self) -> None:
         """Validate constructor parameters (override to add checks)."""
-        as_seed_sequence(self.rng) if not isinstance(self.rng, np.random.Generator) else None
+        if not isinstance(self.rng, np.random.Generator):
+            as_seed_sequence(self.rng)  # raises a clear TypeError/ValueError for a bad seed
 
     @abstractmethod
     def _fit(self, X: np.ndarray, rng: np.random.Generator) -> None:
