@@ -2,8 +2,8 @@
 
 Example:
     >>> from sosie.generators import list_generators
-    >>> sorted(list_generators())[:4]
-    ['arf', 'ctgan', 'gaussian_copula', 'rules']
+    >>> {"arf", "auto", "ctgan", "gaussian_copula", "rules"} <= set(list_generators())
+    True
 """
 
 from .arf import ARFGenerator
