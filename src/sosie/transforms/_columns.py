@@ -187,7 +187,11 @@ class DatetimeEncoder(ColumnEncoder):
         nn = parsed.dropna()
         if not nn.empty:
             ns = self._to_ns(nn)
-            self.origin_ns = int(ns.min() // (86_400 * 10**9) * (86_400 * 10**9))
+            # the origin sits mid-range so that float64 stays exact for twice as long a span
+            # (+-2**53 steps: e.g. +-285 years at microsecond resolution)
+            lo, hi = int(ns.min()), int(ns.max())
+            mid = lo + (hi - lo) // 2
+            self.origin_ns = mid // (86_400 * 10**9) * (86_400 * 10**9)
         return self
 
     def state(self):

@@ -182,3 +182,14 @@ def test_pii_is_locale_aware(locale):
     assert list(vals) == list(again)
     if locale == "fr_FR":
         assert sum(v.replace(" ", "").startswith(("+33", "0")) for v in vals) > 40
+
+
+def test_microsecond_datetimes_over_three_centuries_are_exact():
+    # found by hypothesis: 286 years at microsecond resolution is more than 2**53 steps from
+    # the earliest date; a mid-range origin keeps every step exact in float64
+    values = [dt.datetime(2000, 1, 1)] * 3 + [
+        dt.datetime(1903, 1, 1),
+        dt.datetime(2189, 1, 1, 0, 0, 0, 1),
+    ]
+    df = pd.DataFrame({"t": pd.Series(pd.to_datetime(values))})
+    pd.testing.assert_frame_equal(_round_trip(df), df)
