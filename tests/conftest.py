@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# CI runs property tests on a fixed example stream (reproducible); developers explore freely
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_addoption(parser):
