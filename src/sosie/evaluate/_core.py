@@ -12,8 +12,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .._rng import RNGLike, as_generator
+from ..errors import InvalidDataError, Problem
+from ..schema import TableSchema
+from ..schema._infer import check_frame
 
-__all__ = ["Evaluation", "MetricResult", "bootstrap_ci"]
+__all__ = ["Evaluation", "MetricResult", "bootstrap_ci", "check_tables"]
 
 Family = Literal["fidelity", "utility", "privacy", "fairness"]
 Goal = Literal["maximize", "minimize", "target"]
@@ -210,3 +213,33 @@ def mean_or_nan(values: Sequence[float]) -> float:
     """Mean of the finite values, NaN if none."""
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
     return float(v.mean()) if v.size else float("nan")
+
+
+def check_tables(tables: dict[str, Any], schema: TableSchema, *, min_rows: int = 1) -> None:
+    """Every table is a DataFrame with enough rows and every schema column; all problems at once.
+
+    Example:
+        >>> import pandas as pd
+        >>> from sosie.schema import infer_schema
+        >>> df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+        >>> check_tables({"real": df, "synthetic": df}, infer_schema(df))  # passes silently
+    """
+    problems: list[Problem] = []
+    for name, df in tables.items():
+        frame_problems = check_frame(df, min_rows=min_rows, what=name)
+        problems += frame_problems
+        if frame_problems:
+            continue
+        missing = [c for c in schema.names if c not in df.columns]
+        if missing:
+            problems.append(
+                Problem(
+                    f"{name} columns",
+                    "every column of the schema",
+                    "missing " + ", ".join(map(repr, missing)),
+                    "evaluate tables with the same columns (the synthetic data sampled from a model "
+                    "of the real train)",
+                )
+            )
+    if problems:
+        raise InvalidDataError(problems)

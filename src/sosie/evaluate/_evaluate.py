@@ -15,7 +15,7 @@ from .._rng import RNGLike, as_generator, as_seed_sequence
 from ..errors import InvalidDataError, Problem
 from ..schema import TableSchema, infer_schema
 from ..schema._infer import check_frame
-from ._core import Evaluation, MetricResult
+from ._core import Evaluation, MetricResult, check_tables
 
 __all__ = ["FAMILIES", "evaluate", "split_holdout"]
 
@@ -68,27 +68,6 @@ def split_holdout(
     mask = np.zeros(n, dtype=bool)
     mask[hold_idx] = True
     return data.iloc[~mask].reset_index(drop=True), data.iloc[mask].reset_index(drop=True)
-
-
-def _check_tables(tables: dict[str, pd.DataFrame], schema: TableSchema) -> None:
-    problems: list[Problem] = []
-    for name, df in tables.items():
-        frame_problems = check_frame(df, min_rows=2, what=name)
-        problems += frame_problems
-        if frame_problems:
-            continue
-        missing = [c for c in schema.names if c not in df.columns]
-        if missing:
-            problems.append(
-                Problem(
-                    f"{name} columns",
-                    "every column of the schema",
-                    "missing " + ", ".join(map(repr, missing)),
-                    "evaluate tables with the same columns (the synthetic data sampled from a model of the real train)",
-                )
-            )
-    if problems:
-        raise InvalidDataError(problems)
 
 
 def _summary(metrics: list[MetricResult]) -> dict[str, float | None]:
@@ -197,10 +176,12 @@ def evaluate(
         raise ValueError(f"unknown families {unknown}; choose from {FAMILIES}")
     if schema is None:
         if not isinstance(real_train, pd.DataFrame):
-            _check_tables({"real_train": real_train}, TableSchema([]))
+            check_tables({"real_train": real_train}, TableSchema([]), min_rows=2)
         schema = infer_schema(real_train)
-    _check_tables(
-        {"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic}, schema
+    check_tables(
+        {"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic},
+        schema,
+        min_rows=2,
     )
     sensitive = list(sensitive or [])
     seq = as_seed_sequence(rng)

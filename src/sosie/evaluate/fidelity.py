@@ -43,9 +43,8 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from .._rng import RNGLike, as_generator, as_seed_sequence
-from ..errors import InvalidDataError, Problem
 from ..schema import SemanticType, TableSchema
-from ._core import MetricResult, bootstrap_ci, clip01, mean_or_nan
+from ._core import MetricResult, bootstrap_ci, check_tables, clip01, mean_or_nan
 from ._features import _numeric, modelled_columns
 
 __all__ = [
@@ -133,32 +132,8 @@ def _category_text(s: pd.Series) -> np.ndarray:
     return out
 
 
-def _check_columns(real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema) -> None:
-    problems = []
-    for what, df in (("real", real), ("synthetic", synthetic)):
-        if not isinstance(df, pd.DataFrame):
-            problems.append(
-                Problem(f"{what} data", "a pandas DataFrame", type(df).__name__, "pass a DataFrame")
-            )
-            continue
-        missing = [c for c in schema.names if c not in df.columns]
-        if missing:
-            problems.append(
-                Problem(
-                    f"{what} data columns",
-                    "every column of the schema",
-                    "missing " + ", ".join(map(repr, missing)),
-                    "compare tables with the same columns as the schema",
-                )
-            )
-        elif len(df) == 0:
-            problems.append(Problem(f"{what} data", "at least one row", "no rows", "pass rows"))
-    if problems:
-        raise InvalidDataError(problems)
-
-
 def _prepare(real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema) -> _Prepared:
-    _check_columns(real, synthetic, schema)
+    check_tables({"real": real, "synthetic": synthetic}, schema)
     columns: list[_Column] = []
     for name in modelled_columns(schema):
         spec = schema[name]
