@@ -62,6 +62,10 @@ CASES: dict[str, Case] = {
         params={"max_epochs": 30, "check_every": 5, "patience": 3},
         conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
     ),
+    "tabddpm": Case(
+        params={"max_epochs": 30, "width": 128, "depth": 2, "sample_steps": 20},
+        conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
+    ),
     "gaussian_copula": Case(
         params={},
         conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],

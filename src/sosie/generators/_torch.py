@@ -9,6 +9,8 @@ masks from an explicit generator too. Torch is imported lazily so that
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "resolve_device",
     "seed_int",
     "state_to_numpy",
+    "torch_threads",
 ]
 
 
@@ -44,6 +47,42 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but no CUDA device is available; use 'auto'")
     return device
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads, restoring the previous setting after.
+
+    ``None`` leaves torch's setting alone. On a shared or small machine fewer threads
+    than cores often train faster (OpenMP threads spin while waiting for a busy core).
+
+    Example:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
+    """
+    if n is None:
+        yield
+        return
+    torch = import_torch("neural generators")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def check_threads(n: Any) -> None:
+    """Validate an ``n_threads`` parameter: ``None`` or an integer >= 1."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(
+            f"parameter 'n_threads' must be None (torch's default) or an integer >= 1, got {n!r}"
+        )
 
 
 def seed_int(rng: np.random.Generator) -> int:

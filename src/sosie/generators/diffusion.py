@@ -34,6 +34,8 @@ from scipy import special
 
 from .._rng import as_seed_sequence, torch_generator
 from ..errors import missing_dependency
+from ._nulls import draw_null_patterns, null_patterns
+from ._torch import check_threads, torch_threads
 from .base import Generator
 from .registry import register
 
@@ -41,7 +43,6 @@ __all__ = ["TabDDPMGenerator"]
 
 _Z_CLIP = 5.2  # the normal quantile of 1e-7, as in scikit-learn's QuantileTransformer
 _CHUNK = 65536
-_NEG = -1e4  # log of "impossible" (finite, so gradients stay finite)
 
 
 def _torch():
@@ -130,6 +131,8 @@ class TabDDPMGenerator(Generator):
             1 is the plain conditional model, above 1 strengthens conditions.
         quantile_subsample: rows used to fit the quantile transform of numbers.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        n_threads: torch threads while fitting and sampling (``None``: torch's
+            setting); restored afterwards.
         verbose: show a progress bar with the loss while training.
         rng: seed for fitting (and the default sampling stream).
 
@@ -147,11 +150,6 @@ class TabDDPMGenerator(Generator):
         (['>50K'], 5)
     """
 
-    experimental = (
-        "missing-value shares are biased on mixed tables and CPU sampling is slow "
-        "(~250 rows/s); import sosie.generators.diffusion to use it"
-    )
-
     def __init__(
         self,
         *,
@@ -168,6 +166,7 @@ class TabDDPMGenerator(Generator):
         guidance: float = 1.0,
         quantile_subsample: int = 10_000,
         device: str = "auto",
+        n_threads: int | None = None,
         verbose: bool = True,
         rng: Any = None,
     ):
@@ -184,6 +183,7 @@ class TabDDPMGenerator(Generator):
         self.guidance = guidance
         self.quantile_subsample = quantile_subsample
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
         self.rng = rng
 
@@ -225,6 +225,10 @@ class TabDDPMGenerator(Generator):
             errors.append(
                 f"parameter 'device' must be 'auto', 'cpu' or 'cuda', got {self.device!r}"
             )
+        try:
+            check_threads(self.n_threads)
+        except ValueError as exc:
+            errors.append(str(exc))
         if errors:
             raise ValueError("; ".join(errors))
 
@@ -245,28 +249,38 @@ class TabDDPMGenerator(Generator):
         self.num_idx_ = [j for j, c in enumerate(cols) if c.kind == "continuous"]
         self.cat_idx_ = [j for j, c in enumerate(cols) if c.kind != "continuous"]
         self.cat_k_ = [max(int(cols[j].n_categories or 2), 1) for j in self.cat_idx_]
+        self.null_cols_ = [k for k, j in enumerate(self.cat_idx_) if cols[j].kind == "missing"]
 
     def _setup(self) -> None:
-        """Derived tensors (after fit or load)."""
+        """Derived tensors (after fit or load).
+
+        Categories live in one flat layout: column ``c`` owns the slots
+        ``off[c] .. off[c] + K_c - 1``; ``_seg`` maps every slot to its column.
+        """
         torch = _torch()
         dev = self.device_
         self._ab = torch.tensor(self.alpha_bar_, dtype=torch.float32, device=dev)
-        C = len(self.cat_k_)
-        kmax = max(self.cat_k_, default=1)
-        k = torch.tensor(self.cat_k_ or [1], dtype=torch.float32, device=dev)[:C]
-        self._logk = torch.log(k)  # (C,)
-        valid = torch.zeros(C, kmax, dtype=torch.bool, device=dev)
-        for c, kc in enumerate(self.cat_k_):
-            valid[c, :kc] = True
-        self._valid = valid
-        self._kmax = kmax
-        self._flat = torch.nonzero(valid.reshape(-1)).reshape(-1)  # padded slots in one-hot order
-        offsets = np.concatenate([[0], np.cumsum([kc + 1 for kc in self.cat_k_])])[:-1]
-        self._tok_off = torch.tensor(offsets, dtype=torch.long, device=dev)
-        self._null_tok = torch.tensor(self.cat_k_, dtype=torch.long, device=dev)
+        ks = np.asarray(self.cat_k_ or [], dtype=np.int64)
+        off = np.concatenate([[0], np.cumsum(ks)])[:-1].astype(np.int64)
+        self._off = torch.tensor(off, dtype=torch.long, device=dev)
+        self._kc = torch.tensor(ks, dtype=torch.float32, device=dev)  # (C,)
+        self._seg = torch.tensor(np.repeat(np.arange(len(ks)), ks), dtype=torch.long, device=dev)
+        self._kslot = self._kc[self._seg]  # (Ksum,): size of the slot's column
+        self._ksum = int(ks.sum())
+        self._seg_end = torch.tensor(off + ks - 1, dtype=torch.long, device=dev)
+        tok = np.concatenate([[0], np.cumsum(ks + 1)])[:-1]
+        self._tok_off = torch.tensor(tok, dtype=torch.long, device=dev)
+        self._null_tok = torch.tensor(ks, dtype=torch.long, device=dev)
+        null_mask = np.zeros(len(ks), dtype=bool)
+        null_mask[list(self.null_cols_)] = True
+        self._always = torch.tensor(null_mask, device=dev)  # null indicators: always given
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, rng: np.random.Generator) -> None:
+        with torch_threads(self.n_threads):
+            self._train(X, rng)
+
+    def _train(self, X: np.ndarray, rng: np.random.Generator) -> None:
         torch = _torch()
         from sklearn.preprocessing import QuantileTransformer
 
@@ -295,6 +309,7 @@ class TabDDPMGenerator(Generator):
         cat = _fill_missing(X[:, self.cat_idx_], rng).astype(np.int64)
         if cat.size:
             cat = np.clip(cat, 0, np.array(self.cat_k_) - 1)
+        self.null_patterns_, self.null_probs_ = null_patterns(cat[:, self.null_cols_])
 
         self._setup()
         dev = self.device_
@@ -307,6 +322,7 @@ class TabDDPMGenerator(Generator):
         bs = int(min(self.batch_size, n))
         n_batches = max(1, math.ceil(n / bs))
         self.loss_history_: list[float] = []
+        self.stop_reason_ = "max_epochs"
         t0 = time.perf_counter()
         budget = None if self.time_budget is None else float(self.time_budget)
         with _progress(self.verbose, int(self.max_epochs)) as bar:
@@ -329,6 +345,7 @@ class TabDDPMGenerator(Generator):
                 self.loss_history_.append(float(total) / n)
                 bar(epoch, self.loss_history_[-1])
                 if budget is not None and time.perf_counter() - t0 > budget:
+                    self.stop_reason_ = "time_budget"
                     break
         self.epochs_ = len(self.loss_history_)
         self._net = net.eval()
@@ -346,60 +363,79 @@ class TabDDPMGenerator(Generator):
             gen,
         )
 
-    # -- diffusion pieces ----------------------------------------------------------------------
-    def _onehot_log(self, codes):
-        """Padded log one-hot (n, C, Kmax): 0 at the code, _NEG elsewhere."""
+    # -- diffusion pieces (flat categorical layout, probability space) ----------------------
+    def _seg_sum(self, x):
+        """Per-column sums of a flat (n, Ksum) tensor -> (n, C)."""
+        torch = _torch()
+        out = torch.zeros((x.shape[0], len(self.cat_k_)), dtype=x.dtype, device=x.device)
+        return out.index_add_(1, self._seg, x)
+
+    def _seg_log_softmax(self, logits):
+        """Log-softmax of flat logits within each column's slots."""
+        torch = _torch()
+        n = logits.shape[0]
+        m = torch.full((n, len(self.cat_k_)), float("-inf"), device=logits.device)
+        m = m.scatter_reduce(1, self._seg.expand(n, -1), logits.detach(), "amax")
+        shifted = logits - m[:, self._seg]
+        return shifted - torch.log(self._seg_sum(shifted.exp()))[:, self._seg]
+
+    def _onehot(self, codes):
+        """Flat one-hot (n, Ksum) of codes (n, C)."""
+        torch = _torch()
+        out = torch.zeros((codes.shape[0], self._ksum), device=codes.device)
+        return out.scatter_(1, codes + self._off[None], 1.0)
+
+    def _noise_cat(self, codes, a, gen):
+        """Draw x_t ~ q(x_t | x_0) = a x_0 + (1 - a) / K: keep the code w.p. a, else uniform.
+
+        ``a`` is (n,) or a scalar tensor.
+        """
         torch = _torch()
         n, C = codes.shape
-        out = torch.full((n, C, self._kmax), _NEG, device=codes.device)
-        out.scatter_(2, codes[:, :, None], 0.0)
-        return out
+        keep = torch.rand((n, C), generator=gen, device=codes.device) < a.reshape(-1, 1)
+        u = torch.rand((n, C), generator=gen, device=codes.device)
+        uniform = (u * self._kc[None]).long().clamp_max(self._kc.long()[None] - 1)
+        return torch.where(keep, codes, uniform)
 
-    def _mix_log(self, log_x, a):
-        """log(a * x + (1 - a) / K) for log-probabilities ``log_x`` (n, C, Kmax), a (n,)."""
-        torch = _torch()
-        a = a[:, None, None]
-        la = torch.log(a.clamp(min=1e-30))
-        l1a = torch.log((1 - a).clamp(min=1e-30))
-        out = torch.logaddexp(la + log_x, l1a - self._logk[None, :, None])
-        return out.masked_fill(~self._valid[None], _NEG)
+    def _posterior(self, ct, p0, ab_t, ab_s):
+        """p(x_s | x_t) = q(x_s | x_t, x_0 = p0) per column, flat and normalised.
 
-    def _posterior_log(self, log_xt, log_x0, t, s):
-        """log q(x_s | x_t, x_0) for the uniform kernel (x_0 may be a distribution)."""
-        torch = _torch()
-        a_ts = self._ab[t] / self._ab[s]
-        unnorm = self._mix_log(log_xt, a_ts) + self._mix_log(log_x0, self._ab[s])
-        unnorm = unnorm.masked_fill(~self._valid[None], _NEG)
-        return unnorm - torch.logsumexp(unnorm, dim=2, keepdim=True)
+        The plug-in posterior of multinomial diffusion (Hoogeboom et al., 2021; TabDDPM)
+        for the uniform kernel: ``(a_ts x_t + (1 - a_ts) / K) * (ab_s p0 + (1 - ab_s) / K)``
+        with ``a_ts = ab_t / ab_s``. (The exact mixture ``sum_k p0_k q(x_s | x_t, k)`` was
+        measured too: worse marginals on Adult at equal training, so it is not used.)
+        ``ct``: codes at step t (n, C); ``p0``: (n, Ksum); ``ab_t``, ``ab_s``: (n,) or scalars.
+        """
+        ab_s = ab_s.reshape(-1, 1)
+        a_ts = ab_t.reshape(-1, 1) / ab_s
+        inv_k = 1.0 / self._kslot[None]
+        un = (a_ts * self._onehot(ct) + (1 - a_ts) * inv_k) * (ab_s * p0 + (1 - ab_s) * inv_k)
+        return un / self._seg_sum(un)[:, self._seg]
 
-    def _sample_cat(self, log_p, gen):
-        """Draw codes (n, C) from padded log-probabilities with the Gumbel trick."""
+    def _sample_flat(self, probs, gen):
+        """Draw one code per column from flat per-column probabilities (inverse CDF)."""
         torch = _torch()
-        u = torch.rand(log_p.shape, generator=gen, device=log_p.device)
-        g = -torch.log(-torch.log(u.clamp(1e-20, 1.0 - 1e-7)))
-        return (log_p + g).argmax(2)
+        n, C = probs.shape[0], len(self.cat_k_)
+        cum = probs.double().cumsum(1)
+        end = cum[:, self._seg_end]  # (n, C) cumulative mass at each column's last slot
+        start = torch.cat([cum.new_zeros((n, 1)), end[:, :-1]], dim=1)
+        u = torch.rand((n, C), generator=gen, device=probs.device, dtype=torch.float64)
+        idx = torch.searchsorted(cum, start + u * (end - start), right=True)
+        return (idx - self._off[None]).clamp(min=0).minimum(self._kc.long()[None] - 1)
 
     def _net_input(self, z, codes):
         torch = _torch()
         if codes.shape[1] == 0:
             return z
-        onehot = torch.zeros(codes.shape[0], codes.shape[1] * self._kmax, device=z.device)
-        flat = codes + torch.arange(codes.shape[1], device=z.device)[None] * self._kmax
-        onehot.scatter_(1, flat, 1.0)
-        return torch.cat([z, onehot[:, self._flat]], dim=1)
+        return torch.cat([z, self._onehot(codes)], dim=1)
 
     def _split_out(self, out):
-        """Network output -> (eps for numbers, padded x_0 log-probabilities for categories)."""
-        torch = _torch()
+        """Network output -> (eps for numbers, flat x_0 log-probabilities for categories)."""
         d = len(self.num_idx_)
         eps = out[:, :d]
-        C = len(self.cat_k_)
-        if C == 0:
+        if not self.cat_k_:
             return eps, None
-        logits = torch.full((out.shape[0], C * self._kmax), _NEG, device=out.device)
-        logits[:, self._flat] = out[:, d:]
-        logits = logits.view(-1, C, self._kmax)
-        return eps, torch.log_softmax(logits, dim=2)
+        return eps, self._seg_log_softmax(out[:, d:])
 
     def _tokens(self, codes, keep):
         torch = _torch()
@@ -417,28 +453,28 @@ class TabDDPMGenerator(Generator):
         zt = ab.sqrt()[:, None] * z0 + (1 - ab).sqrt()[:, None] * eps
         C = c0.shape[1]
         if C:
-            log_x0 = self._onehot_log(c0)
-            ct = self._sample_cat(self._mix_log(log_x0, ab), gen)
-            # conditions: drop all with p_uncond, else keep each column w.p. u ~ U(0, 1)
+            ct = self._noise_cat(c0, ab, gen)
+            # conditions: drop all with p_uncond, else keep each column w.p. u ~ U(0, 1);
+            # the null pattern is always given (sampling draws it first, see _sample_matrix)
             u = torch.rand((n, 1), generator=gen, device=dev)
-            keep = torch.rand((n, C), generator=gen, device=dev) < u
+            keep = (torch.rand((n, C), generator=gen, device=dev) < u) | self._always[None]
             drop = torch.rand((n, 1), generator=gen, device=dev) < float(self.p_uncond)
             keep = keep & ~drop
         else:
             ct = c0
             keep = torch.zeros((n, 0), dtype=torch.bool, device=dev)
         out = net(self._net_input(zt, ct), t, self._tokens(c0, keep))
-        eps_hat, log_x0_hat = self._split_out(out)
+        eps_hat, log_p0 = self._split_out(out)
         loss = torch.zeros((), device=dev)
         if z0.shape[1]:
             loss = loss + ((eps_hat - eps) ** 2).mean()
         if C:
-            log_ct = self._onehot_log(ct)
             s = t - 1
-            q = self._posterior_log(log_ct, log_x0, t, s)
-            p = self._posterior_log(log_ct, log_x0_hat, t, s)
-            kl = (q.exp() * (q - p)).sum(2)  # (n, C)
-            nll = -(log_x0.exp() * log_x0_hat).sum(2)
+            ab_s = self._ab[s]
+            q = self._posterior(ct, self._onehot(c0), ab, ab_s)
+            p = self._posterior(ct, log_p0.exp(), ab, ab_s)
+            kl = self._seg_sum(q * (torch.log(q.clamp_min(1e-30)) - torch.log(p.clamp_min(1e-30))))
+            nll = -log_p0.gather(1, c0 + self._off[None])  # (n, C)
             first = (t == 1)[:, None]
             # Hoogeboom et al.: KL for t > 1, -log p(x_0 | x_1) at t = 1; plus x_0 cross-entropy
             loss = loss + torch.where(first, nll, kl).mean() + 0.1 * nll.mean()
@@ -463,6 +499,10 @@ class TabDDPMGenerator(Generator):
         return list(zip(steps.tolist(), [*steps[1:].tolist(), 0], strict=True))
 
     def _sample(self, n_rows, conditions, rng):
+        with torch_threads(self.n_threads):
+            return self._sample_matrix(n_rows, conditions, rng)
+
+    def _sample_matrix(self, n_rows, conditions, rng):
         torch = _torch()
         d_all = len(self.preprocessor_.model_columns)
         out = np.zeros((n_rows, d_all))
@@ -482,6 +522,13 @@ class TabDDPMGenerator(Generator):
                 v = conditions[j]
                 m = ~np.isnan(v)
                 known_c[m, k] = np.clip(v[m].astype(np.int64), 0, self.cat_k_[k] - 1)
+        if self.null_cols_:
+            # exact missingness: each row's null pattern is drawn from the training
+            # patterns agreeing with its null conditions, then generated as a condition
+            nc = self.null_cols_
+            known_c[:, nc] = draw_null_patterns(
+                self.null_patterns_, self.null_probs_, known_c[:, nc], rng
+            )
         zs, cs = [], []
         with torch.no_grad():
             for a in range(0, n_rows, _CHUNK):
@@ -508,17 +555,14 @@ class TabDDPMGenerator(Generator):
         mc = torch.tensor(known_c >= 0, device=dev)
         any_z, any_c = bool(mz.any()), bool(mc.any())
         guided = any_c and float(self.guidance) != 1.0
-        log_kc = self._onehot_log(kc) if C else None
 
         z = torch.randn((n, d), generator=gen, device=dev)
+        T = int(self.num_timesteps)
         if C:
-            uniform = torch.zeros((n, C, self._kmax), device=dev)
-            uniform = uniform.masked_fill(~self._valid[None], _NEG)
-            c = self._sample_cat(uniform, gen)
+            c = self._noise_cat(kc, self._ab.new_zeros(()), gen)  # x_T: uniform categories
         else:
             c = torch.zeros((n, 0), dtype=torch.long, device=dev)
-        T = int(self.num_timesteps)
-        z, c = self._inpaint(z, c, T, kz, mz, log_kc, mc, any_z, any_c, gen)
+        z, c = self._inpaint(z, c, T, kz, mz, kc, mc, any_z, any_c, gen)
         cond_tok = self._tokens(kc, mc)
         null_tok = self._tokens(kc, torch.zeros_like(mc))
         w = float(self.guidance)
@@ -538,14 +582,12 @@ class TabDDPMGenerator(Generator):
                 eps = (z - ab_t.sqrt() * z0) / (1 - ab_t).sqrt()
                 z = ab_s.sqrt() * z0 + (1 - ab_s).sqrt() * eps
             if C:
-                tv = torch.full((n,), t, dtype=torch.long, device=dev)
-                sv = torch.full((n,), s, dtype=torch.long, device=dev)
-                post = self._posterior_log(self._onehot_log(c), log_x0, tv, sv)
-                c = self._sample_cat(post, gen)
-            z, c = self._inpaint(z, c, s, kz, mz, log_kc, mc, any_z, any_c, gen)
+                post = self._posterior(c, log_x0.exp(), ab_t, ab_s)
+                c = self._sample_flat(post, gen)
+            z, c = self._inpaint(z, c, s, kz, mz, kc, mc, any_z, any_c, gen)
         return z.cpu().numpy().astype("float64"), c.cpu().numpy()
 
-    def _inpaint(self, z, c, t, kz, mz, log_kc, mc, any_z, any_c, gen):
+    def _inpaint(self, z, c, t, kz, mz, kc, mc, any_z, any_c, gen):
         """Replace known coordinates by a forward-noised copy of their value at step ``t``."""
         torch = _torch()
         ab = self._ab[t]
@@ -555,9 +597,7 @@ class TabDDPMGenerator(Generator):
             )
             z = torch.where(mz, noisy, z)
         if any_c:
-            a = ab.expand(c.shape[0])
-            noisy_c = self._sample_cat(self._mix_log(log_kc, a), gen)
-            c = torch.where(mc, noisy_c, c)
+            c = torch.where(mc, self._noise_cat(kc, ab, gen), c)
         return z, c
 
     # -- persistence ---------------------------------------------------------------------------
@@ -569,8 +609,12 @@ class TabDDPMGenerator(Generator):
             "num_idx": list(self.num_idx_),
             "cat_idx": list(self.cat_idx_),
             "cat_k": list(self.cat_k_),
+            "null_cols": list(self.null_cols_),
+            "null_patterns": self.null_patterns_,
+            "null_probs": self.null_probs_,
             "loss_history": list(self.loss_history_),
             "epochs": int(self.epochs_),
+            "stop_reason": self.stop_reason_,
             "safetensors": {k: v.detach().cpu().numpy() for k, v in self._net.state_dict().items()},
         }
 
@@ -582,8 +626,14 @@ class TabDDPMGenerator(Generator):
         self.num_idx_ = [int(j) for j in state["num_idx"]]
         self.cat_idx_ = [int(j) for j in state["cat_idx"]]
         self.cat_k_ = [int(k) for k in state["cat_k"]]
+        self.null_cols_ = [int(k) for k in state["null_cols"]]
+        self.null_patterns_ = np.asarray(state["null_patterns"], dtype=np.int64).reshape(
+            -1, len(self.null_cols_)
+        )
+        self.null_probs_ = np.asarray(state["null_probs"], dtype="float64")
         self.loss_history_ = [float(v) for v in state["loss_history"]]
         self.epochs_ = int(state["epochs"])
+        self.stop_reason_ = str(state["stop_reason"])
         self.device_ = self._device()
         self._setup()
         net = self._new_net(torch.Generator().manual_seed(0))

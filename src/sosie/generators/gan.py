@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from ._nulls import draw_null_patterns, null_patterns
 from ._torch import (
     SeededDropout,
+    check_threads,
     import_torch,
     linear,
     make_torch_generator,
@@ -20,6 +22,7 @@ from ._torch import (
     resolve_device,
     seed_int,
     state_to_numpy,
+    torch_threads,
 )
 from .base import Generator
 from .registry import register
@@ -191,6 +194,8 @@ class CTGANGenerator(Generator):
         sample_batch: rows generated per forward pass when sampling.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``. Saved weights
             are CPU copies, so models load anywhere.
+        n_threads: torch threads while fitting and sampling (``None``: torch's
+            setting); restored afterwards.
         verbose: show a progress bar with the losses.
         rng: seed for fitting (and the default sampling stream).
 
@@ -229,6 +234,7 @@ class CTGANGenerator(Generator):
         holdout: float = 0.1,
         sample_batch: int = 50_000,
         device: str = "auto",
+        n_threads: int | None = None,
         verbose: bool = False,
         rng: Any = None,
     ):
@@ -253,6 +259,7 @@ class CTGANGenerator(Generator):
         self.holdout = holdout
         self.sample_batch = sample_batch
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
         self.rng = rng
 
@@ -309,6 +316,7 @@ class CTGANGenerator(Generator):
             raise ValueError(f"parameter 'device' must be one of {_DEVICES}, got {self.device!r}")
         if not isinstance(self.verbose, bool):
             raise ValueError(f"parameter 'verbose' must be a bool, got {self.verbose!r}")
+        check_threads(self.n_threads)
         import_torch(_PURPOSE)
 
     # -- encoding --------------------------------------------------------------------------
@@ -404,18 +412,21 @@ class CTGANGenerator(Generator):
             data[rows, self.block_pos_[j] + codes[:, j]] = 1.0
         return data, codes
 
-    def _decode(self, out: np.ndarray, cond: np.ndarray | None = None) -> np.ndarray:
-        """Activated network output -> encoded model matrix (continuous values, codes).
+    def _decode(
+        self, codes: np.ndarray, scalars: np.ndarray, cond: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Drawn block codes (n, blocks) and tanh scalars (n, continuous) -> model matrix.
 
         With ``cond``, ``#null`` indicators take the null pattern given in the condition.
         """
-        n = len(out)
+        n = len(codes)
         X = np.empty((n, len(self.kinds_)), dtype="float64")
+        k = 0
         for j, kind in enumerate(self.kinds_):
-            b = self.block_pos_[j]
-            code = np.argmax(out[:, b : b + self.block_sizes_[j]], axis=1)
+            code = codes[:, j]
             if kind == "continuous":
-                s = out[:, self.scalar_pos_[j]].astype("float64")
+                s = scalars[:, k].astype("float64")
+                k += 1
                 v = s * 4 * self.stds_[j][code] + self.means_[j][code]
                 X[:, j] = np.clip(v, *self.bounds_[j])
             else:
@@ -434,13 +445,7 @@ class CTGANGenerator(Generator):
         missing = np.array([k == "missing" for k in self.kinds_], dtype=bool)
         self.eligible_ = np.flatnonzero((self.block_sizes_ > 1) & ~missing)
         self.null_blocks_ = np.flatnonzero(missing)
-        if len(self.null_blocks_):
-            pats, counts = np.unique(codes[:, self.null_blocks_], axis=0, return_counts=True)
-            self.null_patterns_ = pats.astype(np.int64)
-            self.null_probs_ = counts / counts.sum()
-        else:
-            self.null_patterns_ = np.zeros((1, 0), dtype=np.int64)
-            self.null_probs_ = np.ones(1)
+        self.null_patterns_, self.null_probs_ = null_patterns(codes[:, self.null_blocks_])
         self.free_probs_: dict[int, np.ndarray] = {}
         self._train_index: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         for j in range(len(self.kinds_)):
@@ -496,53 +501,71 @@ class CTGANGenerator(Generator):
     def _draw_null_patterns(
         self, cond: np.ndarray, conditions: dict[int, np.ndarray], rng: np.random.Generator
     ) -> None:
-        """Give every row a null pattern drawn from the training patterns that agree with
-        its null conditions (rows whose conditions match no pattern keep only their own)."""
-        n = len(cond)
+        """Give every row a null pattern agreeing with its null conditions (see _nulls)."""
         nb = self.null_blocks_
-        want = np.full((n, len(nb)), -1, dtype=np.int64)
+        want = np.full((len(cond), len(nb)), -1, dtype=np.int64)
         for i, j in enumerate(nb):
             if int(j) in conditions:
                 v = np.asarray(conditions[int(j)], dtype="float64")
                 want[~np.isnan(v), i] = v[~np.isnan(v)].astype(np.int64)
-        uniq, inv = np.unique(want, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        pats = self.null_patterns_
-        for u, w in enumerate(uniq):
-            ok = ((w[None, :] < 0) | (pats == w[None, :])).all(axis=1)
-            if not ok.any():
-                continue
-            p = np.where(ok, self.null_probs_, 0.0)
-            sel = np.flatnonzero(inv == u)
-            chosen = pats[rng.choice(len(pats), len(sel), p=p / p.sum())]
-            cond[sel[:, None], self.cond_off_[nb][None, :] + chosen] = 1.0
+        chosen = draw_null_patterns(self.null_patterns_, self.null_probs_, want, rng)
+        cond[np.arange(len(cond))[:, None], self.cond_off_[nb][None, :] + chosen] = 1.0
 
     # -- torch pieces ------------------------------------------------------------------------
+    def _block_index(self, torch: Any, device: Any) -> tuple[Any, Any, Any, Any]:
+        """Padded gather index of the one-hot blocks: (index (B, K), valid (B, K), flat
+        positions of the valid slots, scalar positions), cached per device."""
+        cache = getattr(self, "_index_cache", None)
+        if cache is not None and cache[0] == str(device):
+            return cache[1]
+        sizes = self.block_sizes_
+        kmax = int(sizes.max()) if len(sizes) else 1
+        idx = np.zeros((len(sizes), kmax), dtype=np.int64)
+        valid = np.zeros((len(sizes), kmax), dtype=bool)
+        for j, k in enumerate(sizes):
+            idx[j, :k] = self.block_pos_[j] + np.arange(k)
+            valid[j, :k] = True
+        scal = self.scalar_pos_[self.scalar_pos_ >= 0]
+        out = (
+            torch.from_numpy(idx).to(device),
+            torch.from_numpy(valid).to(device),
+            torch.from_numpy(idx[valid]).to(device),
+            torch.from_numpy(scal).to(device),
+        )
+        self._index_cache = (str(device), out)
+        return out
+
+    def _block_logits(self, torch: Any, raw: Any) -> tuple[Any, Any]:
+        """One-hot block logits gathered into a padded (n, B, K) tensor (padding: -inf)."""
+        idx, valid, _, _ = self._block_index(torch, raw.device)
+        logits = raw[:, idx].masked_fill(~valid[None], float("-inf"))
+        return logits, valid
+
     def _activate(self, torch: Any, raw: Any, gen: Any | None, tau: float = 0.2) -> Any:
-        """tanh on scalars, Gumbel-softmax (training) or softmax (gen=None) on one-hots."""
-        parts = []
-        for j, kind in enumerate(self.kinds_):
-            if kind == "continuous":
-                s = int(self.scalar_pos_[j])
-                parts.append(torch.tanh(raw[:, s : s + 1]))
-            b, k = int(self.block_pos_[j]), int(self.block_sizes_[j])
-            logits = raw[:, b : b + k]
-            if gen is not None:
-                u = torch.rand(logits.shape, generator=gen, device=logits.device)
-                e = (-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10)
-                g = -torch.log(e)
-                parts.append(torch.softmax((logits + g) / tau, dim=1))
-            else:
-                parts.append(torch.softmax(logits, dim=1))
-        return torch.cat(parts, dim=1)
+        """tanh on scalars, Gumbel-softmax (training) or softmax (gen=None) on one-hots.
+
+        Every block is handled at once on a padded tensor (no per-column Python loop).
+        """
+        _, _, flat, scal = self._block_index(torch, raw.device)
+        logits, valid = self._block_logits(torch, raw)
+        if gen is not None:
+            u = torch.rand(logits.shape, generator=gen, device=logits.device)
+            g = -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
+            probs = torch.softmax((logits + g) / tau, dim=2)
+        else:
+            probs = torch.softmax(logits, dim=2)
+        out = torch.empty_like(raw)
+        out[:, flat] = probs[:, valid]
+        if len(scal):
+            out[:, scal] = torch.tanh(raw[:, scal])
+        return out
 
     def _cond_loss(self, torch: Any, raw: Any, codes: Any, mask: Any) -> Any:
-        total = raw.new_zeros(())
-        for j in range(len(self.kinds_)):
-            b, k = int(self.block_pos_[j]), int(self.block_sizes_[j])
-            ce = torch.nn.functional.cross_entropy(raw[:, b : b + k], codes[:, j], reduction="none")
-            total = total + (ce * mask[:, j]).sum()
-        return total / raw.shape[0]
+        """Cross-entropy of the given (masked) blocks, summed over blocks, mean over rows."""
+        logits, _ = self._block_logits(torch, raw)
+        logp = torch.log_softmax(logits, dim=2)
+        picked = logp.gather(2, codes[:, :, None]).squeeze(2)
+        return -(picked * mask).sum() / raw.shape[0]
 
     def _networks(self, torch: Any, gen: Any) -> tuple[Any, Any]:
         return _build_networks(
@@ -560,25 +583,41 @@ class CTGANGenerator(Generator):
 
     def _generate_encoded(
         self, torch: Any, net: Any, cond: np.ndarray, gen: Any, device: str
-    ) -> np.ndarray:
-        out = np.empty((len(cond), self.data_dim_), dtype=np.float32)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Generate rows for the given condition vectors: (block codes, tanh scalars).
+
+        Each block's code is drawn from its softmax by Gumbel-max (as in training); the
+        noise is drawn for valid slots only and no softmax is computed.
+        """
+        n_blocks = len(self.kinds_)
+        codes = np.empty((len(cond), n_blocks), dtype=np.int64)
+        scalars = np.empty((len(cond), int((self.scalar_pos_ >= 0).sum())), dtype=np.float32)
         gen_device = (
             gen
             if device == "cpu"
             else make_torch_generator(int(torch.randint(0, 2**62, (1,), generator=gen)), device)
         )
+        idx, valid, flat, scal = self._block_index(torch, device)
         net.eval()
         with torch.no_grad():
             for s in range(0, len(cond), self.sample_batch):
                 c = torch.from_numpy(cond[s : s + self.sample_batch])
                 z = torch.randn((len(c), self.embedding_dim), generator=gen)
                 raw = net(torch.cat([z, c], dim=1).to(device))
-                # Gumbel-max: one-hots are drawn from the softmax, as in training
-                out[s : s + len(c)] = self._activate(torch, raw, gen_device).cpu().numpy()
-        return out
+                u = torch.rand((len(c), len(flat)), generator=gen_device, device=raw.device)
+                noisy = raw[:, flat] - torch.log(-torch.log(u.clamp(1e-20, 1 - 1e-7)))
+                padded = raw.new_full((len(c), *idx.shape), float("-inf"))
+                padded[:, valid] = noisy
+                codes[s : s + len(c)] = padded.argmax(2).cpu().numpy()
+                scalars[s : s + len(c)] = torch.tanh(raw[:, scal]).cpu().numpy()
+        return codes, scalars
 
     # -- fit -------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, rng: np.random.Generator) -> None:
+        with torch_threads(self.n_threads):
+            self._train(X, rng)
+
+    def _train(self, X: np.ndarray, rng: np.random.Generator) -> None:
         torch = import_torch(_PURPOSE)
         t0 = time.perf_counter()
         device = resolve_device(self.device)
@@ -633,7 +672,7 @@ class CTGANGenerator(Generator):
             ref = hold if len(hold) else train[rng.choice(len(train), min(len(train), 2000))]
             m = int(min(max(len(ref), 500), 5000))
             cond = self._sample_conditions(m, {}, rng)
-            synth = self._decode(self._generate_encoded(torch, net_g, cond, gen, device), cond)
+            synth = self._decode(*self._generate_encoded(torch, net_g, cond, gen, device), cond)
             net_g.train()
             return _fidelity_signal(ref, synth, discrete)
 
@@ -729,14 +768,20 @@ class CTGANGenerator(Generator):
     def _sample(
         self, n_rows: int, conditions: dict[int, np.ndarray], rng: np.random.Generator
     ) -> np.ndarray:
+        with torch_threads(self.n_threads):
+            return self._sample_matrix(n_rows, conditions, rng)
+
+    def _sample_matrix(
+        self, n_rows: int, conditions: dict[int, np.ndarray], rng: np.random.Generator
+    ) -> np.ndarray:
         torch = import_torch(_PURPOSE)
         gen = make_torch_generator(seed_int(rng))
         cond = self._sample_conditions(n_rows, conditions, rng)
         device = self._sample_device()
         net = self.net_.to(device)
-        out = self._generate_encoded(torch, net, cond, gen, device)
+        codes, scalars = self._generate_encoded(torch, net, cond, gen, device)
         self.net_ = net.to("cpu")
-        return self._decode(out, cond)
+        return self._decode(codes, scalars, cond)
 
     # -- persistence -------------------------------------------------------------------------
     def _state_dict(self) -> dict[str, Any]:
