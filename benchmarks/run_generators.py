@@ -960,6 +960,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += targets(report)
     lines += ["", "## Notes", ""]
     lines += notes(report)
+    commentary = RESULTS / f"{NAME}_commentary.md"
+    if not quick and commentary.exists():  # hand-written reading of the figures
+        lines += ["", commentary.read_text(encoding="utf-8").rstrip()]
     lines += [
         "",
         f"Raw numbers: `{NAME}.json` (every cell, with its request, worker output and versions). "

@@ -699,9 +699,12 @@ class CTGANGenerator(Generator):
                         cond, mask, rows = self._train_conditions(bs, codes, rng)
                         c = torch.from_numpy(cond).to(device)
                         real = data_t[torch.from_numpy(rows).to(device)]
-                        fake = self._activate(torch, net_g(torch.cat([noise(bs), c], 1)), dev_gen)
+                        with torch.no_grad():  # the critic step needs no generator graph
+                            fake = self._activate(
+                                torch, net_g(torch.cat([noise(bs), c], 1)), dev_gen
+                            )
                         real_in = torch.cat([real, c], 1)
-                        fake_in = torch.cat([fake.detach(), c], 1)
+                        fake_in = torch.cat([fake, c], 1)
                         loss_d = net_d(fake_in).mean() - net_d(real_in).mean()
                         alpha = torch.rand((bs // self.pac, 1, 1), generator=gen).to(device)
                         shape = (bs // self.pac, self.pac, real_in.shape[1])
