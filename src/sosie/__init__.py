@@ -27,7 +27,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import datasets, errors, evaluate, io, report, schema, transforms
+from . import datasets, errors, evaluate, io, privacy, report, schema, transforms
 from .errors import SosieError
 from .generators import (
     ARFGenerator,
@@ -76,6 +76,7 @@ __all__ = [
     "list_generators",
     "load",
     "make_generator",
+    "privacy",
     "read_table",
     "rebalance",
     "report",

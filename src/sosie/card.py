@@ -36,6 +36,16 @@ _FAMILY_LIMITS = {
         "interactions (e.g. exact functional relations between columns) are only approximated.",
     ],
     "rules": ["Rule-based data follows the spec's assumptions, not an observed population."],
+    "mst": [
+        "MST models each column from at most a few others (a tree of 2-way marginals): "
+        "interactions of three or more columns are only approximated.",
+        "Numbers and dates are generated within public bins (uniform inside a bin).",
+    ],
+    "aim": [
+        "AIM is accurate on the marginals of its workload (by default every pair of columns); "
+        "others are only approximated.",
+        "Numbers and dates are generated within public bins (uniform inside a bin).",
+    ],
 }
 
 
@@ -92,6 +102,8 @@ def build_card(
             "n_rows": fp.get("n_rows"),
             "n_columns": fp.get("n_columns"),
         }
+        if fp.get("withheld"):
+            card["input"]["withheld"] = fp["withheld"]
         card["generator"] = {
             "name": generator.name,
             "class": f"{type(generator).__module__}.{type(generator).__qualname__}",
@@ -101,13 +113,11 @@ def build_card(
         }
         card["schema"] = generator.schema_.to_dict() if generator.is_fitted else None
         spent = getattr(generator, "privacy_spent_", None)
+        eps = _spent_epsilon(spent)
         card["privacy"] = {
-            "differentially_private": spent is not None,
+            "differentially_private": spent is not None and eps is not None and math.isfinite(eps),
             "budget_spent": spent,
-            "note": None
-            if spent is not None
-            else "not a differentially private generator: no formal privacy guarantee; "
-            "see the privacy attacks in the evaluation",
+            "note": _privacy_note(spent, eps),
         }
     card["synthetic"] = {
         "path": str(output) if output is not None else None,
@@ -129,6 +139,38 @@ def build_card(
     card["intended_use"] = intended_use or _DEFAULT_USE
     card["known_limits"] = [*(limits or []), *_FAMILY_LIMITS.get(family, []), *_GENERIC_LIMITS]
     return card
+
+
+def _spent_epsilon(spent: Any) -> float | None:
+    try:
+        return float(spent["spent"]["epsilon"])
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _privacy_note(spent: Any, eps: float | None) -> str | None:
+    if spent is None:
+        return (
+            "not a differentially private generator: no formal privacy guarantee; "
+            "see the privacy attacks in the evaluation"
+        )
+    if eps is None or not math.isfinite(eps):
+        return "fitted with an infinite epsilon: no privacy guarantee (a non-private baseline)"
+    total = spent.get("spent", {})
+    sgd = [s for s in spent.get("steps", []) if isinstance(s, dict) and s.get("rho") is None]
+    how = (
+        f"RDP accountant; {sum(int(s.get('details', {}).get('steps', 0)) for s in sgd)} DP-SGD "
+        f"steps and {len(spent.get('steps', [])) - len(sgd)} other mechanism steps"
+        if sgd
+        else f"zCDP rho {_fmt(total.get('rho'))}, {spent.get('n_steps', 0)} mechanism steps"
+    )
+    note = (
+        f"({_fmt(eps)}, {_fmt(total.get('delta'))})-differentially private ({how}); "
+        "sampling is post-processing and spends nothing"
+    )
+    if spent.get("noise_source"):
+        note += f"; noise from {spent['noise_source']}"
+    return note
 
 
 def _fmt(v: Any) -> str:
@@ -164,7 +206,11 @@ def render_card_markdown(card: dict[str, Any]) -> str:
     inp = card.get("input")
     if inp:
         lines += ["## Input data", "", "| | |", "|---|---|"]
-        lines.append(f"| SHA-256 fingerprint | `{inp.get('fingerprint_sha256')}` |")
+        lines.append(
+            f"| SHA-256 fingerprint | `{inp.get('fingerprint_sha256')}` |"
+            if not inp.get("withheld")
+            else f"| SHA-256 fingerprint | withheld ({_md_escape(str(inp['withheld']))}) |"
+        )
         lines.append(f"| rows x columns | {inp.get('n_rows')} x {inp.get('n_columns')} |")
         lines.append("")
     syn = card.get("synthetic") or {}
@@ -177,7 +223,27 @@ def render_card_markdown(card: dict[str, Any]) -> str:
     priv = card.get("privacy")
     if priv:
         lines += ["## Privacy", ""]
-        if priv.get("differentially_private"):
+        spent = priv.get("budget_spent")
+        if isinstance(spent, dict) and isinstance(spent.get("steps"), list):
+            lines.append(_md_escape(priv.get("note") or ""))
+            lines += ["", "| step | mechanism | measured | cost (zCDP rho) |", "|---|---|---|---|"]
+            for i, step in enumerate(spent["steps"][:200], 1):
+                cost = _fmt(step.get("rho"))
+                if step.get("rho") is None:  # DP-SGD: accounted in RDP from its parameters
+                    d = step.get("details", {})
+                    cost = (
+                        f"{d.get('steps')} steps, noise multiplier "
+                        f"{_fmt(d.get('noise_multiplier'))}, sample rate {_fmt(d.get('sample_rate'))}"
+                    )
+                lines.append(
+                    f"| {i} | {_md_escape(str(step.get('mechanism')))} | "
+                    f"{_md_escape(str(step.get('measured')))} | {_md_escape(cost)} |"
+                )
+            if len(spent["steps"]) > 200:
+                lines.append(
+                    f"| ... | {len(spent['steps']) - 200} more steps in the JSON card | | |"
+                )
+        elif priv.get("differentially_private"):
             lines.append(
                 f"Differentially private; budget spent: `{json.dumps(priv.get('budget_spent'))}`."
             )

@@ -37,7 +37,7 @@ import pandas as pd
 
 from sosie.errors import DataSourceError, InvalidDataError, Problem, missing_dependency
 
-__all__ = ["ADULT_COLUMNS", "list_datasets", "load_adult", "load_rdataset"]
+__all__ = ["ADULT_COLUMNS", "adult_public_schema", "list_datasets", "load_adult", "load_rdataset"]
 
 Split = Literal["train", "test", "all"]
 
@@ -168,6 +168,88 @@ def load_adult(
     if as_frame:
         return df
     return {name: df[name].to_numpy(copy=True) for name in df.columns}
+
+
+# The Adult domain as published in UCI's code book (adult.names), in its order; the bounds
+# of the numbers come from the extraction rules and the Census' top-codes stated there (age > 16,
+# hours > 0, weight > 1; age top-coded at 90, hours at 99, capital gains at 99,999), or are
+# generous round numbers (final weight, capital losses). None is learned from the rows.
+_ADULT_PUBLIC_NUMBERS = {
+    "age": (17, 90),
+    "fnlwgt": (1, 1_500_000),
+    "education_num": (1, 16),
+    "capital_gain": (0, 99_999),
+    "capital_loss": (0, 10_000),
+    "hours_per_week": (1, 99),
+}
+_ADULT_PUBLIC_CATEGORIES = {
+    "workclass": ["Private", "Self-emp-not-inc", "Self-emp-inc", "Federal-gov", "Local-gov",
+                  "State-gov", "Without-pay", "Never-worked"],
+    "education": ["Bachelors", "Some-college", "11th", "HS-grad", "Prof-school", "Assoc-acdm",
+                  "Assoc-voc", "9th", "7th-8th", "12th", "Masters", "1st-4th", "10th",
+                  "Doctorate", "5th-6th", "Preschool"],
+    "marital_status": ["Married-civ-spouse", "Divorced", "Never-married", "Separated", "Widowed",
+                       "Married-spouse-absent", "Married-AF-spouse"],
+    "occupation": ["Tech-support", "Craft-repair", "Other-service", "Sales", "Exec-managerial",
+                   "Prof-specialty", "Handlers-cleaners", "Machine-op-inspct", "Adm-clerical",
+                   "Farming-fishing", "Transport-moving", "Priv-house-serv", "Protective-serv",
+                   "Armed-Forces"],
+    "relationship": ["Wife", "Own-child", "Husband", "Not-in-family", "Other-relative",
+                     "Unmarried"],
+    "race": ["White", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other", "Black"],
+    "sex": ["Female", "Male"],
+    "native_country": ["United-States", "Cambodia", "England", "Puerto-Rico", "Canada",
+                       "Germany", "Outlying-US(Guam-USVI-etc)", "India", "Japan", "Greece",
+                       "South", "China", "Cuba", "Iran", "Honduras", "Philippines", "Italy",
+                       "Poland", "Jamaica", "Vietnam", "Mexico", "Portugal", "Ireland", "France",
+                       "Dominican-Republic", "Laos", "Ecuador", "Taiwan", "Haiti", "Columbia",
+                       "Hungary", "Guatemala", "Nicaragua", "Scotland", "Thailand", "Yugoslavia",
+                       "El-Salvador", "Trinadad&Tobago", "Peru", "Hong", "Holand-Netherlands"],
+    "income": [">50K", "<=50K"],
+}  # fmt: skip
+_ADULT_NULLABLE = ("workclass", "occupation", "native_country")
+
+
+def adult_public_schema():
+    """The schema of :func:`load_adult` built from public knowledge only (provenance ``public``).
+
+    Categories are UCI's code book (``adult.names``); number bounds come from the extraction
+    rules and Census top-codes it states, or are generous round numbers; the columns with UCI's
+    ``?`` marker are nullable. Nothing is learned from the rows, so differentially private
+    generators (``aim``, ``mst``, ``dp_tabddpm``) can use it as is.
+
+    Returns:
+        A :class:`~sosie.schema.TableSchema` whose facts all have provenance ``public``.
+
+    Example:
+        >>> from sosie.datasets import adult_public_schema
+        >>> s = adult_public_schema()
+        >>> s["age"].min, s["age"].max, s["age"].provenance["max"].value
+        (17, 90, 'public')
+        >>> len(s["native_country"].categories), s["workclass"].nullable
+        (41, True)
+    """
+    from .schema import ColumnSpec, Provenance, TableSchema
+
+    cols = []
+    for name in ADULT_COLUMNS:
+        if name in _ADULT_PUBLIC_NUMBERS:
+            lo, hi = _ADULT_PUBLIC_NUMBERS[name]
+            spec = ColumnSpec(name, "numerical", dtype="int", min=lo, max=hi, pandas_dtype="int64")
+            facts = ("dtype", "min", "max")
+        else:
+            spec = ColumnSpec(
+                name,
+                "categorical",
+                categories=list(_ADULT_PUBLIC_CATEGORIES[name]),
+                nullable=name in _ADULT_NULLABLE,
+                pandas_dtype="object",
+            )
+            facts = ("categories",)
+        spec.provenance = dict.fromkeys(facts, Provenance.PUBLIC)
+        spec.evidence = ["public: UCI Adult code book (adult.names)"]
+        cols.append(spec)
+    return TableSchema(cols)
 
 
 @functools.lru_cache(maxsize=2)

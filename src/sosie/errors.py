@@ -11,6 +11,8 @@ The tree::
     ├── SchemaError (ValueError)        a schema is malformed or contradicts itself
     ├── SpecError (ValueError)          a rule-based spec is invalid (names line and field)
     ├── ConditionError (ValueError)     a sampling condition names an unknown column/value
+    ├── PrivacyError (ValueError)       a differential-privacy requirement is not met
+    │   └── BudgetExceededError         a mechanism would spend more than the privacy budget
     ├── UnknownGeneratorError (KeyError)  no generator registered under that name
     ├── NotFittedError (RuntimeError)   ``sample``/``save`` before ``fit``
     ├── ModelFileError (ValueError)     a ``.sosie`` file is corrupt, foreign or too new
@@ -26,12 +28,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BudgetExceededError",
     "ConditionError",
     "DataSourceError",
     "InvalidDataError",
     "MissingDependencyError",
     "ModelFileError",
     "NotFittedError",
+    "PrivacyError",
     "Problem",
     "SchemaError",
     "SosieError",
@@ -130,6 +134,29 @@ class ConditionError(_ProblemsError, ValueError):
     """A sampling condition names an unknown column or an impossible value."""
 
     header = "invalid condition"
+
+
+class PrivacyError(_ProblemsError, ValueError):
+    """A differential-privacy requirement is not met.
+
+    Raised when a DP generator is given facts learned from the private data
+    (bounds, categories), no ``epsilon``/``delta``, or a seed together with
+    ``secure_mode=True``.
+
+    Example:
+        >>> e = PrivacyError(Problem("parameter 'epsilon'", "a positive number", "None",
+        ...                          "pass epsilon=1.0"))
+        >>> e.errors[0].where
+        "parameter 'epsilon'"
+    """
+
+    header = "differential privacy"
+
+
+class BudgetExceededError(PrivacyError):
+    """A mechanism would spend more privacy budget than is left in the ledger."""
+
+    header = "privacy budget exceeded"
 
 
 class UnknownGeneratorError(SosieError, KeyError):

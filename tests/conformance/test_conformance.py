@@ -45,6 +45,53 @@ class Case:
     fit: Callable[[sosie.Generator, pd.DataFrame], sosie.Generator] = lambda g, d: g.fit(d)
     data: bool = True
     conditions: list[dict[str, Any]] = field(default_factory=list)
+    #: an optional package the family needs (its cases skip when it is not installed)
+    requires: str | None = None
+
+
+def public_sink_schema():
+    """The kitchen sink's schema from public knowledge only, for the DP generators."""
+    from sosie.datasets import adult_public_schema
+    from sosie.privacy import declare_public
+    from sosie.schema import ColumnSpec, TableSchema
+
+    extra = TableSchema(
+        [
+            ColumnSpec(
+                "signup",
+                "datetime",
+                timezone="Europe/Paris",
+                resolution="h",
+                min="2020-01-01T00:00:00",
+                max="2020-02-01T00:00:00",
+            ),
+            ColumnSpec(
+                "birth_date",
+                "datetime",
+                datetime_format="%d/%m/%Y",
+                resolution="D",
+                min="1930-01-01",
+                max="2010-12-31",
+            ),
+            ColumnSpec("email", "pii", pii_kind="email"),
+            ColumnSpec("source", "constant", value="census"),
+            ColumnSpec("is_rich", "boolean"),
+            ColumnSpec(
+                "score", "numerical", dtype="float", min=-5.0, max=30.0, decimals=2, nullable=True
+            ),
+        ]
+    )
+    return TableSchema([*adult_public_schema().columns, *declare_public(extra).columns])
+
+
+def _fit_dp(gen: sosie.Generator, data: pd.DataFrame) -> sosie.Generator:
+    # A DP generator draws ids without looking at the real ones (their range would leak), so
+    # "no real id is copied" cannot be promised for them: the id column is left out here and
+    # covered by the family's unit tests.
+    return gen.fit(data.drop(columns=["customer_id"]), schema=public_sink_schema())
+
+
+_DP_CONDITIONS = [{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}]
 
 
 CASES: dict[str, Case] = {
@@ -69,6 +116,44 @@ CASES: dict[str, Case] = {
     "gaussian_copula": Case(
         params={},
         conditions=[{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}],
+    ),
+    # differentially private: a large epsilon so that the contract's statistical checks hold
+    "mst": Case(
+        params={"epsilon": 1000.0, "delta": 1e-6, "n_bins": 16, "iters": 2000},
+        fit=_fit_dp,
+        conditions=_DP_CONDITIONS,
+        requires="mbi",
+    ),
+    "dp_tabddpm": Case(
+        params={
+            "epsilon": 1e6,
+            "delta": 1e-6,
+            "max_epochs": 30,
+            "batch_size": 256,
+            "width": 128,
+            "sample_steps": 20,
+            # one full-suite run saw float-level differences (fnlwgt +-1) between two fits with
+            # the same seed; not reproduced in isolation. One thread rules out the reduction
+            # order of multi-threaded kernels as a source.
+            "n_threads": 1,
+        },
+        fit=_fit_dp,
+        conditions=_DP_CONDITIONS,
+        requires="opacus",
+    ),
+    "aim": Case(
+        params={
+            "epsilon": 1000.0,
+            "delta": 1e-6,
+            "n_bins": 16,
+            "iters": 1000,
+            "max_rounds": 8,
+            # the marginals that matter here (a model file stores parameters as JSON lists)
+            "workload": [["workclass", "occupation", "score"], ["income", "is_rich"]],
+        },
+        fit=_fit_dp,
+        conditions=_DP_CONDITIONS,
+        requires="mbi",
     ),
 }
 
@@ -96,6 +181,11 @@ if "rules" in list_generators():
 MODES = ("registry", "class", "loaded")
 
 
+def _require(case: Case) -> None:
+    if case.requires is not None:
+        pytest.importorskip(case.requires, reason=f"needs the optional package {case.requires!r}")
+
+
 def test_every_generator_has_a_case():
     generators = list_generators()
     missing = sorted(n for n, cls in generators.items() if n not in CASES and not cls.experimental)
@@ -115,6 +205,7 @@ def _make(name: str, mode: str, data: pd.DataFrame, tmp_dir: Path) -> sosie.Gene
     if key in _fitted:
         return _fitted[key]
     case = CASES[name]
+    _require(case)
     params = {**case.params, "rng": 11}
     if mode == "class":
         gen = get_generator(name)(**params)
@@ -212,6 +303,7 @@ def test_same_rng_same_output(fitted, sink, model_dir):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_default_stream_is_reproducible(name, sink):
     case = CASES[name]
+    _require(case)
     fresh = case.fit(make_generator(name, **{**case.params, "rng": 11}), sink)
     again = case.fit(make_generator(name, **{**case.params, "rng": 11}), sink)
     first, second = fresh.sample(100), fresh.sample(100)

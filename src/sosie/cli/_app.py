@@ -181,12 +181,65 @@ def fit(
     ] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (recorded in the model).")] = None,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            help="Privacy budget epsilon of a differentially private generator (aim, mst, dp_tabddpm)."
+        ),
+    ] = None,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            help="Privacy budget delta of a differentially private generator (aim, mst, dp_tabddpm)."
+        ),
+    ] = None,
 ) -> None:
-    """Fit a generator on DATA and save it as one .sosie file."""
+    """Fit a generator on DATA and save it as one .sosie file.
+
+    Differentially private generators need --epsilon, --delta and a public --schema, e.g.
+    `sosie fit data.csv -g aim --epsilon 1 --delta 1e-6 --schema public_schema.json -o m.sosie`.
+    """
     from ..generators import get_generator
 
     cls = get_generator(generator)
     params = {k: _yaml_value(v) for k, v in _parse_kv(param, "param").items()}
+    for name, value in (("epsilon", epsilon), ("delta", delta)):
+        if value is None:
+            continue
+        if name not in cls._param_names():
+            raise SosieError(
+                str(
+                    Problem(
+                        f"--{name}",
+                        "a differentially private generator (aim, mst, dp_tabddpm)",
+                        f"{generator!r}, which has no privacy budget",
+                        f"drop --{name}, or pick a DP generator with --generator aim",
+                    )
+                )
+            )
+        params[name] = value
+    required = _required_params(cls)
+    missing = [p for p in required if p not in params]
+    if missing:
+        raise SosieError(
+            str(
+                Problem(
+                    f"generator {generator!r}",
+                    "its required parameter(s) " + ", ".join(missing),
+                    "none given",
+                    " ".join(
+                        f"--{p} <value>" if p in ("epsilon", "delta") else f"--param {p}=<value>"
+                        for p in missing
+                    )
+                    + (
+                        " (the privacy budget: smaller epsilon is more private; delta far below "
+                        "1/rows, e.g. --epsilon 1 --delta 1e-6)"
+                        if {"epsilon", "delta"} & set(missing)
+                        else ""
+                    ),
+                )
+            )
+        )
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise SosieError(
@@ -209,6 +262,20 @@ def fit(
     with _step(f"saving {output}"):
         gen.save(output)
     _say(f"model written to [bold]{output}[/bold] ({Path(output).stat().st_size / 1e3:.0f} kB)")
+
+
+def _required_params(cls) -> list[str]:
+    """Constructor parameters without a default (e.g. a DP generator's epsilon and delta)."""
+    import inspect
+
+    sig = inspect.signature(cls.__init__)
+    return [
+        p.name
+        for p in sig.parameters.values()
+        if p.name != "self"
+        and p.default is inspect.Parameter.empty
+        and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
 
 
 def _parse_conditions(items: list[str] | None, schema) -> dict[str, Any]:

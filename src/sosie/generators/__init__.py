@@ -2,22 +2,25 @@
 
 Example:
     >>> from sosie.generators import list_generators
-    >>> {"arf", "auto", "ctgan", "gaussian_copula", "rules"} <= set(list_generators())
+    >>> {"aim", "arf", "auto", "ctgan", "gaussian_copula", "mst", "rules"} <= set(list_generators())
     True
 """
 
 from .arf import ARFGenerator
 from .base import Generator, fingerprint
 from .copula import GaussianCopulaGenerator
+from .dp import AIMGenerator, MSTGenerator
 from .gan import CTGANGenerator
 from .registry import get_generator, list_generators, make_generator, register
 from .rules import RulesGenerator
 
 __all__ = [
+    "AIMGenerator",
     "ARFGenerator",
     "CTGANGenerator",
     "GaussianCopulaGenerator",
     "Generator",
+    "MSTGenerator",
     "RulesGenerator",
     "fingerprint",
     "get_generator",

@@ -62,19 +62,21 @@ def _cosine_alpha_bar(T: int, s: float = 0.008) -> np.ndarray:
 
 
 def _build_net(n_in: int, n_out: int, cat_tokens: int, dim: int, width: int, depth: int, gen):
-    """The denoiser; every weight is initialised from ``gen`` (no global RNG)."""
+    """The denoiser; every weight is initialised from ``gen`` (no global RNG).
+
+    Only ``nn.Linear`` and ``nn.Embedding`` hold weights, so opacus can compute per-sample
+    gradients (DP-SGD, see :class:`~sosie.generators.dp.DPTabDDPMGenerator`).
+    """
     torch = _torch()
     nn = torch.nn
 
-    class Lin(nn.Module):
-        def __init__(self, a: int, b: int):
-            super().__init__()
-            bound = 1 / math.sqrt(a)
-            self.weight = nn.Parameter(torch.empty(b, a).uniform_(-bound, bound, generator=gen))
-            self.bias = nn.Parameter(torch.empty(b).uniform_(-bound, bound, generator=gen))
-
-        def forward(self, x):
-            return torch.nn.functional.linear(x, self.weight, self.bias)
+    def Lin(a: int, b: int):
+        layer = nn.utils.skip_init(nn.Linear, a, b)  # no draw from torch's global RNG
+        bound = 1 / math.sqrt(a)
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=gen)
+            layer.bias.uniform_(-bound, bound, generator=gen)
+        return layer
 
     class Net(nn.Module):
         def __init__(self):
@@ -83,7 +85,9 @@ def _build_net(n_in: int, n_out: int, cat_tokens: int, dim: int, width: int, dep
             self.inp = Lin(n_in, dim)
             self.t1 = Lin(dim, dim)
             self.t2 = Lin(dim, dim)
-            self.cond = nn.Parameter(torch.empty(max(cat_tokens, 1), dim).normal_(generator=gen))
+            self.cond = nn.utils.skip_init(nn.Embedding, max(cat_tokens, 1), dim)
+            with torch.no_grad():
+                self.cond.weight.normal_(generator=gen)
             layers, a = [], dim
             for _ in range(depth):
                 layers += [Lin(a, width), nn.SiLU()]
@@ -103,7 +107,7 @@ def _build_net(n_in: int, n_out: int, cat_tokens: int, dim: int, width: int, dep
             temb = self.t2(torch.nn.functional.silu(self.t1(temb)))
             h = self.inp(x) + temb
             if tokens.shape[1]:
-                h = h + self.cond[tokens].sum(1)
+                h = h + self.cond(tokens).sum(1)
             return self.out(self.body(torch.nn.functional.silu(h)))
 
     return Net()
@@ -627,17 +631,20 @@ class TabDDPMGenerator(Generator):
         self.cat_idx_ = [int(j) for j in state["cat_idx"]]
         self.cat_k_ = [int(k) for k in state["cat_k"]]
         self.null_cols_ = [int(k) for k in state["null_cols"]]
-        self.null_patterns_ = np.asarray(state["null_patterns"], dtype=np.int64).reshape(
-            -1, len(self.null_cols_)
-        )
         self.null_probs_ = np.asarray(state["null_probs"], dtype="float64")
+        self.null_patterns_ = np.asarray(state["null_patterns"], dtype=np.int64).reshape(
+            len(self.null_probs_), len(self.null_cols_)
+        )
         self.loss_history_ = [float(v) for v in state["loss_history"]]
         self.epochs_ = int(state["epochs"])
         self.stop_reason_ = str(state["stop_reason"])
-        self.device_ = self._device()
+        # a model trained on a GPU loads anywhere: CUDA when there is one, else the CPU
+        self.device_ = "cuda" if self.device != "cpu" and torch.cuda.is_available() else "cpu"
         self._setup()
         net = self._new_net(torch.Generator().manual_seed(0))
         weights = {k: torch.from_numpy(np.array(v)) for k, v in state["safetensors"].items()}
+        if "cond" in weights:  # files written before the embedding became an nn.Embedding
+            weights["cond.weight"] = weights.pop("cond")
         net.load_state_dict(weights)
         self._net = net.to(self.device_).eval()
 

@@ -638,7 +638,9 @@ class CTGANGenerator(Generator):
 
         gen = make_torch_generator(seed_int(rng))
         dev_gen = gen if device == "cpu" else make_torch_generator(seed_int(rng), device)
-        net_g, net_d = self._networks(torch, dev_gen if device != "cpu" else gen)
+        # weights are initialised on the CPU from the CPU generator (the same model for a seed
+        # on any device), then moved; stochastic layers draw from the device's generator
+        net_g, net_d = self._networks(torch, gen)
         net_g.to(device)
         net_d.to(device)
         for mod in net_d.modules():
@@ -830,10 +832,10 @@ class CTGANGenerator(Generator):
         }
         self.eligible_ = np.asarray(state["eligible"], dtype=np.int64)
         self.null_blocks_ = np.asarray(state["null_blocks"], dtype=np.int64)
-        self.null_patterns_ = np.asarray(state["null_patterns"], dtype=np.int64).reshape(
-            -1, len(self.null_blocks_)
-        )
         self.null_probs_ = np.asarray(state["null_probs"], dtype="float64")
+        self.null_patterns_ = np.asarray(state["null_patterns"], dtype=np.int64).reshape(
+            len(self.null_probs_), len(self.null_blocks_)
+        )
         self.n_train_ = int(state["n_train"])
         self.history_ = list(state["history"])
         self.epochs_ = int(state["epochs"])

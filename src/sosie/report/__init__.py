@@ -82,6 +82,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._html import render_page, write_page
+from ._tradeoff import render_privacy_tradeoff, write_privacy_tradeoff
 from ._verdict import FAMILIES, auc_verdict, family_verdict, metric_verdict, score_verdict
 
 if TYPE_CHECKING:
@@ -92,8 +93,10 @@ __all__ = [
     "family_verdicts",
     "metric_verdict",
     "render_html",
+    "render_privacy_tradeoff",
     "score_verdict",
     "write_html",
+    "write_privacy_tradeoff",
 ]
 
 

@@ -567,6 +567,10 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
             rows.append(f"{esc(label)} {esc(_scalar_text(v))}")
     if rows:
         facts.append(("Rows", " · ".join(rows)))
+    privacy = _get(card, "privacy")
+    if isinstance(privacy, Mapping) and privacy.get("budget_spent") is not None:
+        # a differentially private generator: its guarantee in one line (the ledger is in the card)
+        facts.append(("Privacy", esc(_scalar_text(privacy.get("note"), 240))))
     shown = {"generator", "fingerprint", "n_train", "n_holdout", "n_synthetic", "skipped",
              "n_real_train", "n_real_holdout", "columns", "schema"}  # fmt: skip
     extra = [
