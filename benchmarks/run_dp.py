@@ -43,12 +43,13 @@ DELTA = 1e-6
 SUMMARY_KEYS = ("column_shapes", "pair_trends", "detection_auc", "tstr_roc_auc", "trtr_roc_auc",
                 "tstr_ratio", "dcr_share", "exact_copies", "mia_auc")  # fmt: skip
 EPSILONS = ("0.3", "1", "3", "10", "inf")
-GENERATORS = ("mst", "aim", "dp_tabddpm")
+GENERATORS = ("mst", "aim", "dp_tabddpm", "dp_ctgan")
 #: per-generator parameters (the defaults otherwise); chosen for a one-hour run on 2 cores
 PARAMS: dict[str, dict[str, Any]] = {
     "mst": {},
     "aim": {"max_rounds": 60, "iters": 300},
     "dp_tabddpm": {},
+    "dp_ctgan": {"max_epochs": 20},
 }
 #: non-private references (epsilon "none"): does the attack see a generator that leaks?
 REFERENCES = ("arf",)
@@ -107,7 +108,7 @@ def run_cell(gen_name: str, eps_text: str, train, test, schema, device: str) -> 
     params = {**PARAMS.get(gen_name, {}), "rng": 0}
     if private:
         params.update(epsilon=float(eps_text), delta=DELTA)
-    if gen_name == "dp_tabddpm":
+    if gen_name in ("dp_tabddpm", "dp_ctgan"):
         params["verbose"] = False
         params["device"] = device
     gen = sosie.make_generator(gen_name, **params)
@@ -151,7 +152,7 @@ def run_cell(gen_name: str, eps_text: str, train, test, schema, device: str) -> 
         "summary": {k: s.get(k) for k in SUMMARY_KEYS},
         "mia": mia,
     }
-    if gen_name == "dp_tabddpm":
+    if gen_name in ("dp_tabddpm", "dp_ctgan"):
         cell["sgd"] = {
             "noise_multiplier": gen.noise_multiplier_,
             "sample_rate": gen.sample_rate_,
@@ -201,7 +202,7 @@ def render(report: dict[str, Any]) -> None:
         "non-private references (`arf` reuses training values: can the attacks see that?). *Fit time on "
         "the machine in the cell's `machine` field of the JSON (`mst` and `aim` on the 2-core "
         "CPU except `aim` at epsilon 10, which ran on the GPU machine's 16 cores and H100 for "
-        "want of time; `dp_tabddpm` on one H100 with `--device cuda`): compare fit times only "
+        "want of time; `dp_tabddpm` and `dp_ctgan` on one H100 with `--device cuda`): compare fit times only "
         "within a machine.",
         "",
         "| generator | epsilon | spent | fit s* | shapes | trends | detection | TSTR AUC | "
@@ -229,20 +230,20 @@ def render(report: dict[str, Any]) -> None:
     if sgd:
         lines += [
             "",
-            "## dp_tabddpm: DP-SGD noise, and what the PRV accountant would report",
+            "## DP-SGD: the noise, and what the PRV accountant would report",
             "",
             "The ledger accounts with RDP (a proven bound, composed with the histograms). For "
             "the DP-SGD steps alone, opacus' PRV accountant reports the epsilon below for the "
             "same noise: the margin RDP leaves on the table.",
             "",
-            "| epsilon | noise multiplier | sample rate | epochs | SGD-only eps (RDP) | "
-            "SGD-only eps (PRV) |",
-            "|---|---|---|---|---|---|",
+            "| generator | epsilon | noise multiplier | sample rate | epochs | "
+            "SGD-only eps (RDP) | SGD-only eps (PRV) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for k, s in sgd:
             only = s.get("sgd_only_epsilon") or {}
             lines.append(
-                f"| {k.split('/')[1]} | {_f(s['noise_multiplier'])} | {_f(s['sample_rate'], 4)} "
+                f"| {k.split('/')[0]} | {k.split('/')[1]} | {_f(s['noise_multiplier'])} | {_f(s['sample_rate'], 4)} "
                 f"| {s['epochs']} | {_f(only.get('rdp'))} | {_f(only.get('prv'))} |"
             )
     commentary = RESULTS / "dp_adult_commentary.md"

@@ -141,6 +141,20 @@ CASES: dict[str, Case] = {
         conditions=_DP_CONDITIONS,
         requires="opacus",
     ),
+    "dp_ctgan": Case(
+        params={
+            "epsilon": 1e6,
+            "delta": 1e-6,
+            "max_epochs": 10,
+            "batch_size": 500,
+            "embedding_dim": 32,
+            "generator_dim": 64,
+            "discriminator_dim": 64,
+        },
+        fit=_fit_dp,
+        conditions=_DP_CONDITIONS,
+        requires="opacus",
+    ),
     "aim": Case(
         params={
             "epsilon": 1000.0,

@@ -1,7 +1,7 @@
-"""Differentially private generators: ``aim``, ``mst`` (noisy marginals), ``dp_tabddpm`` (DP-SGD).
+"""Differentially private generators: ``aim``, ``mst`` (noisy marginals), ``dp_tabddpm``, ``dp_ctgan`` (DP-SGD).
 
 They need the ``dp`` extra (``pip install 'sosie[dp]'``: mbi, JAX, dp-accounting, opacus;
-``dp_tabddpm`` also ``deep``); importing this package does not, so ``import sosie`` works
+``dp_tabddpm`` and ``dp_ctgan`` also ``deep``); importing this package does not, so ``import sosie`` works
 without it.
 
 Example:
@@ -12,6 +12,7 @@ Example:
 
 from .aim import AIMGenerator
 from .diffusion import DPTabDDPMGenerator
+from .gan import DPCTGANGenerator
 from .mst import MSTGenerator
 
-__all__ = ["AIMGenerator", "DPTabDDPMGenerator", "MSTGenerator"]
+__all__ = ["AIMGenerator", "DPCTGANGenerator", "DPTabDDPMGenerator", "MSTGenerator"]
