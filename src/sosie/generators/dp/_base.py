@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...privacy import NoiseSource, PrivacyLedger
-from ...schema import Provenance, SemanticType
+from ...schema import Provenance
 from ..base import Generator
 from ._mbi import MarkovModel, Measurement
-from ._private import PrivateFitMixin, datetime_steps
+from ._private import PrivateFitMixin, public_bin_edges
 
 __all__ = ["Attribute", "Discretizer", "MarginalDPGenerator"]
 
@@ -88,16 +88,6 @@ class Attribute:
         return np.clip(b, 0, self.n_values - 1)
 
 
-def _bins(lo: float, hi: float, n_bins: int, integer: bool) -> tuple[np.ndarray, bool]:
-    if hi < lo:
-        lo, hi = hi, lo
-    if integer and hi - lo + 1 <= n_bins:
-        return np.arange(lo - 0.5, hi + 1.0, 1.0), True
-    if hi == lo:
-        return np.array([lo, hi], dtype=np.float64), False
-    return np.linspace(lo, hi, n_bins + 1), False
-
-
 class Discretizer:
     """The preprocessed matrix <-> one discrete code per attribute, from public facts only.
 
@@ -147,14 +137,7 @@ class Discretizer:
                     Attribute(spec.name, value, null, "discrete", int(col.n_categories), nullable)
                 )
                 continue
-            enc = pre.encoders_[spec.name]
-            if spec.type is SemanticType.DATETIME:
-                lo, hi = datetime_steps(enc, spec.min), datetime_steps(enc, spec.max)
-                integer = True
-            else:
-                lo, hi = float(spec.min), float(spec.max)
-                integer = spec.dtype == "int"
-            edges, unit = _bins(lo, hi, n_bins, integer)
+            edges, unit = public_bin_edges(pre, spec.name, n_bins)
             attrs.append(
                 Attribute(
                     spec.name, value, null, "continuous", len(edges) - 1, nullable, edges, unit

@@ -42,7 +42,7 @@ from ...schema import Provenance, SemanticType, TableSchema, infer_schema
 from ...schema import _datetime as dtm
 from ...schema._infer import check_frame
 
-__all__ = ["PrivateFitMixin", "datetime_steps"]
+__all__ = ["PrivateFitMixin", "datetime_steps", "public_bin_edges"]
 
 _DECLARED = (Provenance.USER, Provenance.PUBLIC)
 
@@ -222,3 +222,34 @@ def _clip_to_public_bounds(data: pd.DataFrame, schema: TableSchema) -> pd.DataFr
                 out = data.copy()
             out[spec.name] = s.clip(lo, hi)
     return out
+
+
+def public_bin_edges(pre: Any, name: str, n_bins: int) -> tuple[np.ndarray, bool]:
+    """Histogram edges of a number or datetime column between its *public* bounds.
+
+    ``n_bins`` equal-width bins, or one bin per value (``unit = True``) for an integer range
+    of at most ``n_bins`` values; the bounds come from the fitted preprocessor's schema
+    (``pre.schema_``), never from the rows.
+
+    Example:
+        >>> import pandas as pd
+        >>> from sosie.schema import ColumnSpec, TableSchema
+        >>> from sosie.transforms import TablePreprocessor
+        >>> s = TableSchema([ColumnSpec("n", "numerical", dtype="int", min=0, max=3)])
+        >>> pre = TablePreprocessor(s).fit(pd.DataFrame({"n": [1, 2]}))
+        >>> edges, unit = public_bin_edges(pre, "n", 8)
+        >>> edges.tolist(), unit
+        ([-0.5, 0.5, 1.5, 2.5, 3.5], True)
+    """
+    spec = pre.schema_[name]
+    if spec.type is SemanticType.DATETIME:
+        enc = pre.encoders_[name]
+        lo, hi, integer = datetime_steps(enc, spec.min), datetime_steps(enc, spec.max), True
+    else:
+        lo, hi, integer = float(spec.min), float(spec.max), spec.dtype == "int"
+    lo, hi = min(lo, hi), max(lo, hi)
+    if integer and hi - lo + 1 <= n_bins:
+        return np.arange(lo - 0.5, hi + 1.0, 1.0), True
+    if hi == lo:  # one zero-width bin: every value is the bound
+        return np.array([lo, hi]), False
+    return np.linspace(lo, hi, n_bins + 1), False

@@ -44,11 +44,10 @@ from ..._rng import as_seed_sequence, torch_generator
 from ...errors import BudgetExceededError, PrivacyError, Problem, missing_dependency
 from ...privacy import NoiseSource, PrivacyLedger, gaussian_mechanism, gaussian_sigma
 from ...privacy._accounting import sgd_noise_multiplier
-from ...schema import SemanticType
 from .._torch import torch_threads
 from ..diffusion import TabDDPMGenerator, _cosine_alpha_bar, _progress
 from ..registry import register
-from ._private import PrivateFitMixin, datetime_steps
+from ._private import PrivateFitMixin, public_bin_edges
 
 __all__ = ["DPTabDDPMGenerator"]
 
@@ -174,24 +173,6 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
         with torch_threads(self.n_threads):
             self._train_private(X, rng, noise)
 
-    def _bounds(self, j: int) -> tuple[np.ndarray, bool]:
-        """Public bin edges of model column ``j`` (a number or datetime) and whether unit-wide."""
-        pre = self.preprocessor_
-        spec = self.schema_[pre.model_columns[j].source]
-        if spec.type is SemanticType.DATETIME:
-            enc = pre.encoders_[spec.name]
-            lo, hi, integer = datetime_steps(enc, spec.min), datetime_steps(enc, spec.max), True
-        else:
-            lo, hi, integer = float(spec.min), float(spec.max), spec.dtype == "int"
-        if hi < lo:
-            lo, hi = hi, lo
-        n_bins = int(self.n_bins)
-        if integer and hi - lo + 1 <= n_bins:
-            return np.arange(lo - 0.5, hi + 1.0, 1.0), True
-        if hi == lo:
-            return np.array([lo - 0.5, hi + 0.5]), False
-        return np.linspace(lo, hi, n_bins + 1), False
-
     def _measure(
         self, X: np.ndarray, ledger: PrivacyLedger, noise: NoiseSource, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -242,7 +223,9 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
         self.quantiles_ = np.zeros((_N_REFERENCES, n_num))
         z = np.zeros((n, n_num))
         for k, j in enumerate(self.num_idx_):
-            edges, _ = self._bounds(j)
+            edges, _ = public_bin_edges(
+                self.preprocessor_, self.preprocessor_.model_columns[j].source, int(self.n_bins)
+            )
             x = X[:, j]
             seen = ~np.isnan(x)
             bins = np.clip(np.searchsorted(edges, x[seen], side="right") - 1, 0, len(edges) - 2)

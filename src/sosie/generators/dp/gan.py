@@ -38,12 +38,11 @@ import numpy as np
 from ...errors import BudgetExceededError
 from ...privacy import NoiseSource, PrivacyLedger, gaussian_mechanism, gaussian_sigma
 from ...privacy._accounting import sgd_noise_multiplier
-from ...schema import SemanticType
 from .._nulls import draw_null_patterns
 from .._torch import import_torch, make_torch_generator, resolve_device, seed_int, torch_threads
 from ..gan import CTGANGenerator
 from ..registry import register
-from ._private import PrivateFitMixin, datetime_steps
+from ._private import PrivateFitMixin, public_bin_edges
 from .diffusion import _MAX_NULLABLE, _NoiseSourceDPOptimizer, _opacus
 
 __all__ = ["DPCTGANGenerator"]
@@ -173,21 +172,6 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
         with torch_threads(self.n_threads):
             self._train_private(X, rng, noise)
 
-    def _edges(self, j: int) -> np.ndarray:
-        pre = self.preprocessor_
-        spec = self.schema_[pre.model_columns[j].source]
-        if spec.type is SemanticType.DATETIME:
-            enc = pre.encoders_[spec.name]
-            lo, hi, integer = datetime_steps(enc, spec.min), datetime_steps(enc, spec.max), True
-        else:
-            lo, hi, integer = float(spec.min), float(spec.max), spec.dtype == "int"
-        lo, hi = min(lo, hi), max(lo, hi)
-        if integer and hi - lo + 1 <= int(self.n_bins):
-            return np.arange(lo - 0.5, hi + 1.0, 1.0)
-        if hi == lo:
-            return np.array([lo - 0.5, hi + 0.5])
-        return np.linspace(lo, hi, int(self.n_bins) + 1)
-
     def _measure(
         self, X: np.ndarray, ledger: PrivacyLedger, noise: NoiseSource, rng: np.random.Generator
     ) -> tuple[np.ndarray, float]:
@@ -249,7 +233,7 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
         for j in others:
             name = cols[j].source
             if kinds[j] == "continuous":
-                edges = self._edges(j)
+                edges, _ = public_bin_edges(self.preprocessor_, name, int(self.n_bins))
                 x = X[:, j]
                 seen = x[~np.isnan(x)]
                 b = np.clip(np.searchsorted(edges, seen, side="right") - 1, 0, len(edges) - 2)
