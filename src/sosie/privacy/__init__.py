@@ -1,12 +1,14 @@
 """Differential privacy: budgets, the ledger, accounting conversions and noise.
 
-DP generators (``aim``, ``mst``) take ``epsilon`` and ``delta`` as required
+DP generators (``aim``, ``mst``, ``dp_tabddpm``, ``dp_ctgan``) take ``epsilon`` and ``delta`` as required
 arguments, convert them to a zCDP budget ``rho``, and record every mechanism they
 run in a :class:`PrivacyLedger` saved with the model (``generator.privacy_spent_``)
 and shown in the data card. Sampling is post-processing and spends nothing.
 
 * Accounting: zCDP, converted to and from (epsilon, delta) by Google's
-  ``dp-accounting`` (see :func:`zcdp_to_epsilon`); needs the ``dp`` extra.
+  ``dp-accounting`` (see :func:`zcdp_to_epsilon`); DP-SGD steps (``dp_tabddpm``,
+  ``dp_ctgan``) by opacus' RDP analysis composed with the zCDP measurements
+  (:func:`rdp_epsilon`, :func:`sgd_noise_multiplier`). Needs the ``dp`` extra.
 * Noise: :class:`NoiseSource` is either a seeded PRNG (reproducible, warns) or, with
   ``secure_mode=True``, the operating system's secure generator (refuses a seed).
 * Schema: a DP generator uses only facts declared ``user`` or ``public``
@@ -26,6 +28,8 @@ from ._accounting import (
     epsilon_delta_to_zcdp,
     exponential_epsilon,
     gaussian_sigma,
+    rdp_epsilon,
+    sgd_noise_multiplier,
     zcdp_to_delta,
     zcdp_to_epsilon,
 )
@@ -46,6 +50,8 @@ __all__ = [
     "exponential_mechanism",
     "gaussian_mechanism",
     "gaussian_sigma",
+    "rdp_epsilon",
+    "sgd_noise_multiplier",
     "undeclared_facts",
     "zcdp_to_delta",
     "zcdp_to_epsilon",

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import BudgetExceededError
+from ...errors import BudgetExceededError, PrivacyError, Problem
 from ...privacy import NoiseSource, PrivacyLedger, gaussian_mechanism, gaussian_sigma
 from ...privacy._accounting import sgd_noise_multiplier
 from .._nulls import draw_null_patterns
@@ -184,8 +184,6 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
         nulls = [j for j, k in enumerate(kinds) if k == "missing"]
         others = [j for j, k in enumerate(kinds) if k != "missing"]
         if len(nulls) > _MAX_NULLABLE:
-            from ...errors import PrivacyError, Problem
-
             raise PrivacyError(
                 Problem(
                     "the public schema",
