@@ -1,9 +1,10 @@
 """Differential privacy: budgets, the ledger, accounting conversions and noise.
 
-DP generators (``aim``, ``mst``, ``dp_tabddpm``, ``dp_ctgan``) take ``epsilon`` and ``delta`` as required
-arguments, convert them to a zCDP budget ``rho``, and record every mechanism they
-run in a :class:`PrivacyLedger` saved with the model (``generator.privacy_spent_``)
-and shown in the data card. Sampling is post-processing and spends nothing.
+DP generators (``aim``, ``mst``, ``dp_tabddpm``, ``dp_ctgan``) take ``epsilon`` and
+``delta`` as required arguments, convert them to a zCDP budget ``rho``, and record every
+mechanism they run in a :class:`PrivacyLedger` saved with the model
+(``generator.privacy_spent_``) and shown in the data card and the report. Sampling is
+post-processing and spends nothing.
 
 * Accounting: zCDP, converted to and from (epsilon, delta) by Google's
   ``dp-accounting`` (see :func:`zcdp_to_epsilon`); DP-SGD steps (``dp_tabddpm``,
