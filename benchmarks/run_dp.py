@@ -202,7 +202,8 @@ def render(report: dict[str, Any]) -> None:
         "non-private references (`arf` reuses training values: can the attacks see that?). *Fit time on "
         "the machine in the cell's `machine` field of the JSON (`mst` and `aim` on the 2-core "
         "CPU except `aim` at epsilon 10, which ran on the GPU machine's 16 cores and H100 for "
-        "want of time; `dp_tabddpm` and `dp_ctgan` on one H100 with `--device cuda`): compare fit times only "
+        "want of time; `dp_tabddpm` and `dp_ctgan` on one H100 with `--device cuda`, except "
+        "`dp_ctgan` at 0.3 on the CPU): compare fit times only "
         "within a machine.",
         "",
         "| generator | epsilon | spent | fit s* | shapes | trends | detection | TSTR AUC | "
