@@ -255,13 +255,18 @@ def _opacus_rdp() -> Any:
 
 
 def rdp_epsilon(
-    history: Sequence[tuple[float, float, int]], delta: float, *, rho: float = 0.0
+    history: Sequence[tuple[float, float, int]],
+    delta: float,
+    *,
+    rho: float = 0.0,
+    orders: Sequence[float] = RDP_ORDERS,
 ) -> float:
     """Epsilon of DP-SGD steps composed with zCDP measurements, at ``delta`` (an upper bound).
 
     ``history`` lists ``(noise_multiplier, sample_rate, steps)`` runs of the sampled Gaussian
     mechanism (opacus' RDP analysis); ``rho`` is the zCDP cost of everything else (a
     ``rho``-zCDP mechanism is ``(alpha, alpha * rho)``-RDP at every order ``alpha``).
+    The bound is the best over ``orders`` (:data:`RDP_ORDERS` unless given).
 
     Example:
         >>> eps = rdp_epsilon([(1.0, 0.01, 1000)], 1e-5)
@@ -274,7 +279,7 @@ def rdp_epsilon(
     if math.isinf(rho) or any(s == 0 for s, q, k in history if k > 0 and q > 0):
         return math.inf
     rdp = _opacus_rdp()
-    orders = np.asarray(RDP_ORDERS)
+    orders = np.asarray(orders, dtype=float)
     total = rho * orders
     for sigma, q, steps in history:
         if steps > 0 and q > 0:

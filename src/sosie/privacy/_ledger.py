@@ -237,7 +237,8 @@ class PrivacyLedger:
     @property
     def delta_spent(self) -> float:
         """Delta of the reported guarantee (the target's, once anything was spent)."""
-        return self.delta if self.epsilon_spent > 0 else 0.0
+        spent = any(e.rho is None or e.rho > 0 for e in self.entries)
+        return self.delta if spent else 0.0  # (no second accountant run for to_dict)
 
     @property
     def accountant(self) -> str:

@@ -33,7 +33,6 @@ its steps still fit, and training stops otherwise (``stop_reason_ = "privacy_bud
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from typing import Any, ClassVar
@@ -41,31 +40,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..._rng import as_seed_sequence, torch_generator
-from ...errors import BudgetExceededError, PrivacyError, Problem, missing_dependency
-from ...privacy import NoiseSource, PrivacyLedger, gaussian_mechanism, gaussian_sigma
+from ...privacy import NoiseSource, PrivacyLedger
 from ...privacy._accounting import sgd_noise_multiplier
-from .._torch import torch_threads
-from ..diffusion import TabDDPMGenerator, _cosine_alpha_bar, _progress
+from ..diffusion import TabDDPMGenerator, _cosine_alpha_bar, _progress, _torch
 from ..registry import register
-from ._private import PrivateFitMixin, public_bin_edges
+from ._private import public_bin_edges
+from ._sgd import DPSGDMixin, Histograms, load_opacus, noise_source_optimizer
 
 __all__ = ["DPTabDDPMGenerator"]
 
-_MAX_NULLABLE = 16  # the 2^16 missing-value patterns are measured jointly
 _N_REFERENCES = 1000
 
 
-def _opacus() -> Any:
-    try:
-        import opacus
-        from opacus.optimizers import DPOptimizer
-    except ImportError:
-        raise missing_dependency("opacus", "dp", "DP-SGD training (dp_tabddpm)") from None
-    return opacus, DPOptimizer
-
-
 @register("dp_tabddpm")
-class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
+class DPTabDDPMGenerator(DPSGDMixin, TabDDPMGenerator):
     """TabDDPM trained with DP-SGD: (epsilon, delta)-differentially private (needs ``dp``, ``deep``).
 
     See the module documentation for what is measured and how the budget is accounted. Every
@@ -151,71 +139,16 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
         self.n_bins = n_bins
         self.secure_mode = secure_mode
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        errors = []
-        v = self.max_grad_norm
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            errors.append(f"parameter 'max_grad_norm' must be a number > 0, got {v!r}")
-        v = self.preprocess_share
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
-            errors.append(f"parameter 'preprocess_share' must be in (0, 1), got {v!r}")
-        v = self.n_bins
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
-            errors.append(f"parameter 'n_bins' must be an integer >= 2, got {v!r}")
-        if errors:
-            raise ValueError("; ".join(errors))
-
     # -- fit -----------------------------------------------------------------------------------
-    def _fit(self, X: np.ndarray, rng: np.random.Generator) -> None:
-        self._forget_data_facts(X)
-        noise = self._noise_source(rng)
-        with torch_threads(self.n_threads):
-            self._train_private(X, rng, noise)
-
     def _measure(
         self, X: np.ndarray, ledger: PrivacyLedger, noise: NoiseSource, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """Noisy histograms -> (numbers filled and quantile-mapped, categories filled, count)."""
         n = X.shape[0]
         n_num = len(self.num_idx_)
+        hist = Histograms(ledger, noise, n_num + 1, self.preprocess_share)
         null_cols = [self.cat_idx_[k] for k in self.null_cols_]
-        if len(null_cols) > _MAX_NULLABLE:
-            raise PrivacyError(
-                Problem(
-                    "the public schema",
-                    f"at most {_MAX_NULLABLE} nullable columns (dp_tabddpm measures the joint "
-                    "histogram of their missing-value patterns)",
-                    f"{len(null_cols)} nullable columns",
-                    "set 'nullable': false on the columns that are never missing",
-                )
-            )
-        n_queries = n_num + 1
-        infinite = math.isinf(ledger.rho_budget)
-        rho_each = math.inf if infinite else ledger.rho_budget * self.preprocess_share / n_queries
-        sigma = gaussian_sigma(rho_each)
-
-        def measure(counts: np.ndarray, what: str) -> np.ndarray:
-            y = gaussian_mechanism(counts.astype(np.float64), sigma, noise)
-            ledger.spend(rho_each, mechanism="gaussian", measured=what, sigma=sigma)
-            return y
-
-        # missing-value patterns (and the row count)
-        m = len(null_cols)
-        indicators = (X[:, null_cols] >= 0.5).astype(np.int64)
-        ids = indicators @ (1 << np.arange(m))[::-1] if m else np.zeros(n, dtype=np.int64)
-        noisy = measure(
-            np.bincount(ids, minlength=2**m),
-            f"histogram of the {2**m} missing-value patterns (and the row count)"
-            if m
-            else "the row count",
-        )
-        self.null_patterns_ = ((np.arange(2**m)[:, None] >> np.arange(m)[::-1]) & 1).astype(
-            np.int64
-        )
-        weights = np.maximum(noisy, 0.0)
-        self.null_probs_ = weights / weights.sum() if weights.sum() > 0 else np.full(2**m, 0.5**m)
-        count = float(noisy.sum())
+        self.null_patterns_, self.null_probs_, count = hist.null_patterns(X[:, null_cols] >= 0.5)
 
         # numbers: noisy histograms between public bounds -> quantile transform
         refs = np.linspace(0.0, 1.0, _N_REFERENCES)
@@ -223,16 +156,11 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
         self.quantiles_ = np.zeros((_N_REFERENCES, n_num))
         z = np.zeros((n, n_num))
         for k, j in enumerate(self.num_idx_):
-            edges, _ = public_bin_edges(
-                self.preprocessor_, self.preprocessor_.model_columns[j].source, int(self.n_bins)
-            )
+            name = self.preprocessor_.model_columns[j].source
+            edges, _ = public_bin_edges(self.preprocessor_, name, int(self.n_bins))
             x = X[:, j]
             seen = ~np.isnan(x)
-            bins = np.clip(np.searchsorted(edges, x[seen], side="right") - 1, 0, len(edges) - 2)
-            name = self.preprocessor_.model_columns[j].source
-            y = measure(np.bincount(bins, minlength=len(edges) - 1), f"histogram of {name!r}")
-            w = np.maximum(y, 0.0)
-            w = w + max(w.sum(), 1.0) * 1e-6  # every bin keeps a sliver: a strictly rising CDF
+            w = hist.number(x, edges, name)
             cdf = np.concatenate([[0.0], np.cumsum(w) / w.sum()])
             self.quantiles_[:, k] = np.interp(refs, cdf, edges)
             filled = x.copy()
@@ -248,11 +176,11 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
             if miss.any():  # a missing category: any code (the indicator says it is missing)
                 cat[miss, k] = rng.integers(0, self.cat_k_[k], int(miss.sum()))
         cat = np.clip(cat.astype(np.int64), 0, np.array(self.cat_k_, dtype=np.int64) - 1)
-        return z, cat, max(count, 1.0)
+        return z, cat, count
 
     def _train_private(self, X: np.ndarray, rng: np.random.Generator, noise: NoiseSource) -> None:
-        torch = self._torch()
-        opacus, DPOptimizer = _opacus()
+        torch = _torch()
+        opacus, _ = load_opacus()
         self._layout()
         self.device_ = self._device()
         T = int(self.num_timesteps)
@@ -275,8 +203,7 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
         gen = torch_generator(as_seed_sequence(rng), dev)
         init_gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
         net = opacus.GradSampleModule(self._new_net(init_gen).to(dev), loss_reduction="mean")
-        opt = _NoiseSourceDPOptimizer(
-            DPOptimizer,
+        opt = noise_source_optimizer(
             torch.optim.Adam(net.parameters(), lr=float(self.lr)),
             noise=noise,
             noise_multiplier=float(sigma),
@@ -294,10 +221,8 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
         epochs = 0
         with _progress(self.verbose, int(self.max_epochs)) as bar:
             for epoch in range(int(self.max_epochs)):
-                try:  # the epoch's steps must fit before any is taken
-                    ledger.spend_sgd(sigma, q, steps_per_epoch, measured=what, check_only=True)
-                except BudgetExceededError:
-                    self.stop_reason_ = "privacy_budget"
+                if not self._epoch_fits(ledger, sigma, q, steps_per_epoch, what):
+                    self.stop_reason_ = "privacy_budget"  # checked before any step is taken
                     break
                 total, seen = 0.0, 0
                 for b in range(steps_per_epoch):
@@ -336,48 +261,4 @@ class DPTabDDPMGenerator(PrivateFitMixin, TabDDPMGenerator):
                 if hasattr(p, attr):
                     delattr(p, attr)
         self._net = plain.eval()
-        self.privacy_ledger_ = ledger
-        self.privacy_spent_ = ledger.to_dict()
-
-    @staticmethod
-    def _torch() -> Any:
-        from ..diffusion import _torch
-
-        return _torch()
-
-    # -- persistence ---------------------------------------------------------------------------
-    def _state_dict(self) -> dict[str, Any]:
-        state = super()._state_dict()
-        state.update(
-            {
-                "privacy": self.privacy_spent_,
-                "noise_multiplier": self.noise_multiplier_,
-                "sample_rate": self.sample_rate_,
-            }
-        )
-        return state
-
-    def _load_state_dict(self, state: dict[str, Any]) -> None:
-        super()._load_state_dict(state)
-        self.noise_multiplier_ = float(state["noise_multiplier"])
-        self.sample_rate_ = float(state["sample_rate"])
-        self.privacy_spent_ = state["privacy"]
-        self.privacy_ledger_ = PrivacyLedger.from_dict(self.privacy_spent_)
-
-
-def _NoiseSourceDPOptimizer(base: type, optimizer: Any, *, noise: NoiseSource, **kwargs: Any):
-    """opacus' DPOptimizer whose Gaussian noise comes from a :class:`NoiseSource`."""
-
-    class NoiseSourceDPOptimizer(base):  # type: ignore[misc, valid-type]
-        def add_noise(self) -> None:
-            import torch
-
-            std = self.noise_multiplier * self.max_grad_norm
-            for p in self.params:
-                ref = p.summed_grad
-                if std > 0:
-                    draw = noise.standard_normal(tuple(ref.shape)) * std
-                    ref = ref + torch.as_tensor(draw, dtype=ref.dtype, device=ref.device)
-                p.grad = ref.view_as(p).clone()
-
-    return NoiseSourceDPOptimizer(optimizer, **kwargs)
+        self._keep_ledger(ledger)

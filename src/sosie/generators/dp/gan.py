@@ -28,22 +28,20 @@ critic steps fit, and a check before every epoch.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import BudgetExceededError, PrivacyError, Problem
-from ...privacy import NoiseSource, PrivacyLedger, gaussian_mechanism, gaussian_sigma
+from ...privacy import NoiseSource, PrivacyLedger
 from ...privacy._accounting import sgd_noise_multiplier
 from .._nulls import draw_null_patterns
-from .._torch import import_torch, make_torch_generator, resolve_device, seed_int, torch_threads
+from .._torch import import_torch, make_torch_generator, resolve_device, seed_int
 from ..gan import CTGANGenerator
 from ..registry import register
-from ._private import PrivateFitMixin, public_bin_edges
-from .diffusion import _MAX_NULLABLE, _NoiseSourceDPOptimizer, _opacus
+from ._private import public_bin_edges
+from ._sgd import DPSGDMixin, Histograms, load_opacus, noise_source_optimizer
 
 __all__ = ["DPCTGANGenerator"]
 
@@ -51,7 +49,7 @@ _SURROGATE_ROWS = 20_000  # draws from the noisy histograms the mode mixtures ar
 
 
 @register("dp_ctgan")
-class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
+class DPCTGANGenerator(DPSGDMixin, CTGANGenerator):
     """CTGAN with a DP-SGD critic: (epsilon, delta)-differentially private (needs ``dp``, ``deep``).
 
     See the module documentation for what changes from ``ctgan`` and why. Every bound and
@@ -152,25 +150,8 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
                 "parameter 'extra_condition_prob' must be 0 for dp_ctgan (fakes are conditioned "
                 f"on one noisy marginal at a time), got {self.extra_condition_prob!r}"
             )
-        for name, lo_open in (("max_grad_norm", 0.0),):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > lo_open:
-                errors.append(f"parameter {name!r} must be a number > 0, got {v!r}")
-        v = self.preprocess_share
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
-            errors.append(f"parameter 'preprocess_share' must be in (0, 1), got {v!r}")
-        v = self.n_bins
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
-            errors.append(f"parameter 'n_bins' must be an integer >= 2, got {v!r}")
         if errors:
             raise ValueError("; ".join(errors))
-
-    # -- fit -----------------------------------------------------------------------------------
-    def _fit(self, X: np.ndarray, rng: np.random.Generator) -> None:
-        self._forget_data_facts(X)
-        noise = self._noise_source(rng)
-        with torch_threads(self.n_threads):
-            self._train_private(X, rng, noise)
 
     def _measure(
         self, X: np.ndarray, ledger: PrivacyLedger, noise: NoiseSource, rng: np.random.Generator
@@ -183,47 +164,9 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
         kinds = [c.kind for c in cols]
         nulls = [j for j, k in enumerate(kinds) if k == "missing"]
         others = [j for j, k in enumerate(kinds) if k != "missing"]
-        if len(nulls) > _MAX_NULLABLE:
-            raise PrivacyError(
-                Problem(
-                    "the public schema",
-                    f"at most {_MAX_NULLABLE} nullable columns",
-                    f"{len(nulls)} nullable columns",
-                    "set 'nullable': false on the columns that are never missing",
-                )
-            )
-        infinite = math.isinf(ledger.rho_budget)
-        rho_each = (
-            math.inf if infinite else ledger.rho_budget * self.preprocess_share / (len(others) + 1)
-        )
-        sigma = gaussian_sigma(rho_each)
-
-        def measure(counts: np.ndarray, what: str) -> np.ndarray:
-            y = gaussian_mechanism(counts.astype(np.float64), sigma, noise)
-            ledger.spend(rho_each, mechanism="gaussian", measured=what, sigma=sigma)
-            return np.maximum(y, 0.0)
-
+        hist = Histograms(ledger, noise, len(others) + 1, self.preprocess_share)
+        patterns, probs, count = hist.null_patterns(X[:, nulls] >= 0.5)
         m = len(nulls)
-        ids = (X[:, nulls] >= 0.5).astype(np.int64) @ (1 << np.arange(m))[::-1] if m else None
-        raw = gaussian_mechanism(
-            np.bincount(ids, minlength=2**m).astype(np.float64)
-            if ids is not None
-            else np.array([float(len(X))]),
-            sigma,
-            noise,
-        )
-        ledger.spend(
-            rho_each,
-            mechanism="gaussian",
-            measured=f"histogram of the {2**m} missing-value patterns (and the row count)"
-            if m
-            else "the row count",
-            sigma=sigma,
-        )
-        count = max(float(raw.sum()), 1.0)
-        w = np.maximum(raw, 0.0)
-        probs = w / w.sum() if w.sum() > 0 else np.full(2**m, 0.5**m)
-        patterns = ((np.arange(2**m)[:, None] >> np.arange(m)[::-1]) & 1).astype(np.int64)
 
         n_s = _SURROGATE_ROWS
         S = np.zeros((n_s, len(cols)))
@@ -232,11 +175,7 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
             name = cols[j].source
             if kinds[j] == "continuous":
                 edges, _ = public_bin_edges(self.preprocessor_, name, int(self.n_bins))
-                x = X[:, j]
-                seen = x[~np.isnan(x)]
-                b = np.clip(np.searchsorted(edges, seen, side="right") - 1, 0, len(edges) - 2)
-                y = measure(np.bincount(b, minlength=len(edges) - 1), f"histogram of {name!r}")
-                p = y + max(y.sum(), 1.0) * 1e-6
+                p = hist.number(X[:, j], edges, name)
                 p = p / p.sum()
                 k = rng.choice(len(p), n_s, p=p)
                 S[:, j] = edges[k] + rng.random(n_s) * (edges[k + 1] - edges[k])
@@ -244,7 +183,9 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
                 K = int(cols[j].n_categories or 2)
                 codes = X[:, j]
                 codes = np.clip(codes[~np.isnan(codes)].astype(np.int64), 0, K - 1)
-                y = measure(np.bincount(codes, minlength=K), f"histogram of {name!r}")
+                y = np.maximum(
+                    hist.measure(np.bincount(codes, minlength=K), f"histogram of {name!r}"), 0.0
+                )
                 p = y / y.sum() if y.sum() > 0 else np.full(K, 1.0 / K)
                 self._dp_probs[j] = p
                 S[:, j] = rng.choice(K, n_s, p=p)
@@ -312,7 +253,7 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
 
     def _train_private(self, X: np.ndarray, rng: np.random.Generator, noise: NoiseSource) -> None:
         torch = import_torch("dp_ctgan")
-        opacus, DPOptimizer = _opacus()
+        opacus, _ = load_opacus()
         t0 = time.perf_counter()
         device = resolve_device(self.device)
         ledger = PrivacyLedger(self.epsilon, self.delta)
@@ -350,8 +291,7 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
             betas=(0.5, 0.9),
             weight_decay=self.weight_decay,
         )
-        opt_d = _NoiseSourceDPOptimizer(
-            DPOptimizer,
+        opt_d = noise_source_optimizer(
             torch.optim.Adam(
                 critic.parameters(),
                 lr=self.learning_rate,
@@ -391,10 +331,8 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
             warnings.filterwarnings("ignore", message=".*Full backward hook.*")
             task = progress.add_task("fit", total=self.max_epochs, info="")
             for epoch in range(1, int(self.max_epochs) + 1):
-                try:  # the epoch's critic steps must fit before any is taken
-                    ledger.spend_sgd(sigma, q, steps_per_epoch, measured=what, check_only=True)
-                except BudgetExceededError:
-                    self.stop_reason_ = "privacy_budget"
+                if not self._epoch_fits(ledger, sigma, q, steps_per_epoch, what):
+                    self.stop_reason_ = "privacy_budget"  # checked before any step is taken
                     break
                 net_g.train()
                 critic.train()
@@ -458,24 +396,4 @@ class DPCTGANGenerator(PrivateFitMixin, CTGANGenerator):
         critic.enable_hooks()
         critic.to_standard_module()
         self._set_network(net_g.to("cpu"))
-        self.privacy_ledger_ = ledger
-        self.privacy_spent_ = ledger.to_dict()
-
-    # -- persistence ---------------------------------------------------------------------------
-    def _state_dict(self) -> dict[str, Any]:
-        state = super()._state_dict()
-        state.update(
-            {
-                "privacy": self.privacy_spent_,
-                "noise_multiplier": self.noise_multiplier_,
-                "sample_rate": self.sample_rate_,
-            }
-        )
-        return state
-
-    def _load_state_dict(self, state: dict[str, Any]) -> None:
-        super()._load_state_dict(state)
-        self.noise_multiplier_ = float(state["noise_multiplier"])
-        self.sample_rate_ = float(state["sample_rate"])
-        self.privacy_spent_ = state["privacy"]
-        self.privacy_ledger_ = PrivacyLedger.from_dict(self.privacy_spent_)
+        self._keep_ledger(ledger)
