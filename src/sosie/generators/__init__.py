@@ -13,6 +13,7 @@ from .dp import AIMGenerator, MSTGenerator
 from .gan import CTGANGenerator
 from .registry import get_generator, list_generators, make_generator, register
 from .rules import RulesGenerator
+from .sequence import SequenceGenerator, SequenceGRUGenerator
 
 __all__ = [
     "AIMGenerator",
@@ -22,6 +23,8 @@ __all__ = [
     "Generator",
     "MSTGenerator",
     "RulesGenerator",
+    "SequenceGRUGenerator",
+    "SequenceGenerator",
     "fingerprint",
     "get_generator",
     "list_generators",

@@ -110,6 +110,8 @@ class Generator(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: what one sample is: ``"table"`` rows, or ``"sequence"`` (entities with events)
+    modality: ClassVar[str] = "table"
     #: whether ``_sample`` honours conditions natively (else bounded rejection)
     native_conditions: ClassVar[bool] = True
     #: minimum rows needed to fit
@@ -486,9 +488,8 @@ class Generator(ABC):
 
         Written atomically; no pickle. Returns the path.
         """
-        self._check_fitted()
-        state = {"preprocessor": self._preprocessor_state(), "model": self._state_dict()}
-        return write_model_file(path, self._manifest(), state)
+        manifest, state = self._parts()
+        return write_model_file(path, manifest, state)
 
     def _preprocessor_state(self) -> dict[str, Any] | None:
         pre = getattr(self, "preprocessor_", None)
@@ -501,20 +502,27 @@ class Generator(ABC):
         Raises:
             ModelFileError: the file is corrupt, not a sosie model, or from a newer version.
         """
+        manifest, state = read_model_file(path)
+        return cls._from_parts(manifest, state, where=f"model file {str(path)!r}")
+
+    @classmethod
+    def _from_parts(
+        cls, manifest: dict[str, Any], state: dict[str, Any], *, where: str
+    ) -> Generator:
+        """Rebuild a fitted generator from its manifest and state (a file, or nested in one)."""
         from .registry import get_generator
 
-        manifest, state = read_model_file(path)
         name = manifest.get("generator")
         try:
             klass = get_generator(name)
         except UnknownGeneratorError:
             raise ModelFileError(
-                f"model file {str(path)!r}: expected a generator known here, found {name!r}; "
+                f"{where}: expected a generator known here, found {name!r}; "
                 "fix: install the plugin that provides it"
             ) from None
         if cls is not Generator and not issubclass(klass, cls):
             raise ModelFileError(
-                f"model file {str(path)!r}: expected a {cls.__name__}, found a {klass.__name__} "
+                f"{where}: expected a {cls.__name__}, found a {klass.__name__} "
                 f"model; fix: load it with sosie.load(path)"
             )
         try:
@@ -531,11 +539,17 @@ class Generator(ABC):
             self._load_state_dict(state.get("model", {}))
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(
-                f"model file {str(path)!r}: the stored state does not fit {klass.__name__} "
+                f"{where}: the stored state does not fit {klass.__name__} "
                 f"({type(e).__name__}: {e}); fix: re-create the model with this version of sosie"
             ) from None
         self.manifest_ = manifest
         return self
+
+    def _parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The manifest and state that :meth:`save` writes (for nesting a model in another)."""
+        self._check_fitted()
+        state = {"preprocessor": self._preprocessor_state(), "model": self._state_dict()}
+        return self._manifest(), state
 
 
 def _same(a: Any, b: Any) -> bool:

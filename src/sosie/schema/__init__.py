@@ -12,6 +12,7 @@ Example:
 """
 
 from ._infer import infer_column, infer_schema, learn_facts
+from ._sequence import SequenceSchema, infer_sequence_schema, split_sequences, validate_sequences
 from ._types import SPEC_VERSION, ColumnSpec, Provenance, SemanticType, TableSchema
 from ._validate import coerce_column, validate_data
 
@@ -20,10 +21,14 @@ __all__ = [
     "ColumnSpec",
     "Provenance",
     "SemanticType",
+    "SequenceSchema",
     "TableSchema",
     "coerce_column",
     "infer_column",
     "infer_schema",
+    "infer_sequence_schema",
     "learn_facts",
+    "split_sequences",
     "validate_data",
+    "validate_sequences",
 ]
