@@ -67,6 +67,22 @@ Fairness metrics, per-group bars; one of::
   ``synthetic``, ``trtr``, ``tstr``, ``augmented``, only those are drawn (so counts may ride
   along); otherwise every numeric key is a series.
 
+Sequence metrics (``sosie.evaluate.evaluate_sequences``)::
+
+    {"histogram": {"edges": [...], "real": [...], "synthetic": [...],
+                   "x_label": "events per entity", "title": "...", "log10": False}}
+    {"acf": {col: {"lags": [1, 2, 3], "real": [r1, r2, r3], "synthetic": [...]}}}
+    {"transitions": {col: {"states": [s1, ...], "real": k x k, "synthetic": k x k}}}
+    {"heatmap": {"columns": [...], "real": n x n, "synthetic": n x n, "method": "pearson"}}
+
+  ``histogram``: one overlay (``x_label``, ``y_label``, ``title`` optional). ``acf``: a grid of
+  small bar charts, lags real vs synthetic, at most 24 columns. ``transitions``: per column
+  (at most 8) the real and synthetic P(next | current) (rows: current state) and their absolute
+  difference. ``heatmap``: the pair-trends heatmaps of a nested block. When
+  ``meta["sequences"]`` (or the card's ``sequences``) is present, the header says the data
+  are sequences (entity, time, entities and events per table) and the section blurbs speak of
+  sequences.
+
 Also drawn when present: ``{"real": {key: x}, "synthetic": {key: y}}`` (bars per key, e.g. null
 shares per column) and ``{"top_features": [{"name": col, "auc": x}], "feature_importance": "..."}``
 (bars per column, e.g. what gives synthetic rows away).

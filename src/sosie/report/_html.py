@@ -38,6 +38,13 @@ _FAMILY_BLURB = {
     "scored on a real holdout the generator never saw.",
     "fairness": "Whether group shares and per-group performance survive the synthesis.",
 }
+_SEQUENCE_BLURB = {
+    "fidelity": "How closely the synthetic sequences reproduce the real ones: lengths, gaps "
+    "between events, autocorrelation and transitions within a sequence, per-entity aggregates "
+    "and static attributes. Intervals resample whole entities.",
+    "utility": "A sequence-level task: models trained on the per-sequence features of synthetic "
+    "entities (TSTR), next to models trained on real entities (TRTR), tested on real entities.",
+}
 _MISSING = {
     "fidelity": "No fidelity metrics were computed.",
     "utility": "No utility metrics were computed (utility needs a target column).",
@@ -50,6 +57,15 @@ _HEADLINES = {
     "quality_score": ("Quality score", "overall fidelity score, 1 is best"),
     "column_shapes": ("Column shapes", "similarity of each column's distribution, 1 is best"),
     "pair_trends": ("Pair trends", "similarity of pairwise correlations, 1 is best"),
+    "sequence_length": ("Sequence lengths", "similarity of the events per entity, 1 is best"),
+    "inter_arrival": ("Inter-arrival times", "similarity of the gaps between events, 1 is best"),
+    "autocorrelation": ("Autocorrelation", "within-sequence autocorrelation kept, 1 is best"),
+    "transitions": ("Transitions", "similarity of P(next | current), 1 is best"),
+    "entity_aggregates": (
+        "Per-entity aggregates",
+        "similarity of per-sequence features, 1 is best",
+    ),
+    "static_shapes": ("Static attributes", "similarity of the per-entity columns, 1 is best"),
     "detection_auc": ("Detection AUC", "a classifier telling real from synthetic; 0.5 is best"),
     "tstr_ratio": ("TSTR / TRTR", "synthetic-trained model score over real-trained; 1 is best"),
     "mia_auc": ("Membership inference AUC", "best attack; 0.5 means no leakage"),
@@ -453,6 +469,146 @@ def _plot_top_features(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
     )
 
 
+MAX_ACF_COLUMNS = 24
+MAX_TRANSITION_COLUMNS = 8
+
+
+def _plot_histogram(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"histogram": {"edges", "real", "synthetic", "x_label"?, "y_label"?, "title"?}}``."""
+    h = d["histogram"]
+    series = [
+        (_SERIES_LABELS.get(str(k), str(k)), h[k], _svg.series_colour(str(k), i))
+        for i, k in enumerate(("real", "synthetic"))
+        if h.get(k) is not None
+    ]
+    svg = _svg.histogram_overlay(
+        h["edges"],
+        series,
+        title=str(_get(h, "title") or f"{m.name}: real vs synthetic"),
+        x_label=str(_get(h, "x_label") or ""),
+        y_label=str(_get(h, "y_label") or "density"),
+        width=480,
+        height=250,
+        legend=True,
+    )
+    cap = "Real and synthetic distributions over shared bins."
+    if h.get("log10"):
+        cap += " The x axis is on a log10 scale."
+    if _get(h, "note"):
+        cap += f" Note: {_scalar_text(h['note'])}."
+    return _figure(svg, esc(cap)), []
+
+
+def _plot_acf(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"acf": {column: {"lags": [1, 2...], "real": [r...], "synthetic": [r...]}}}``."""
+    acf = d["acf"]
+    if not acf:
+        raise ValueError("details['acf'] is empty")
+    cells, notes = [], []
+    items = list(acf.items())
+    breakdown = m.breakdown if isinstance(getattr(m, "breakdown", None), Mapping) else {}
+    for name, spec in items[:MAX_ACF_COLUMNS]:
+        score = (
+            finite(breakdown.get(name)) if not isinstance(breakdown.get(name), Mapping) else None
+        )
+        title = f"{name} · {fmt(score)}" if score is not None else str(name)
+        try:
+            if not isinstance(spec, Mapping):
+                raise TypeError("expected a mapping with 'lags', 'real' and 'synthetic'")
+            lags = [f"lag {_scalar_text(v)}" for v in spec["lags"]]
+            svg = _svg.bar_chart(
+                lags,
+                [("real", spec["real"], REAL), ("synthetic", spec["synthetic"], SYNTH)],
+                title=title,
+                value_label="autocorrelation",
+                width=300,
+            )
+        except _PLOT_ERRORS as exc:
+            notes.append(f"column {name!s}: plot skipped ({exc})")
+            continue
+        cells.append(f'<div class="cell">{svg}</div>')
+    if len(items) > MAX_ACF_COLUMNS:
+        notes.append(f"{len(items) - MAX_ACF_COLUMNS} more columns not shown")
+    if not cells:
+        return "", notes
+    caption = (
+        "Autocorrelation within sequences at each lag (events that many positions apart in one "
+        "entity, values demeaned per entity), real vs synthetic."
+        + (" The number after a name is its score." if breakdown else "")
+    )
+    return (
+        f'<figure class="fig wide"><div class="grid">{"".join(cells)}</div>'
+        f"<figcaption>{esc(caption)}</figcaption></figure>",
+        notes,
+    )
+
+
+def _plot_transitions(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"transitions": {column: {"states": [...], "real": k x k, "synthetic": k x k}}}``:
+    rows are the current state, columns the next one, cells P(next | current)."""
+    trans = d["transitions"]
+    if not trans:
+        raise ValueError("details['transitions'] is empty")
+    figs, notes = [], []
+    items = list(trans.items())
+    for name, spec in items[:MAX_TRANSITION_COLUMNS]:
+        try:
+            if not isinstance(spec, Mapping):
+                raise TypeError("expected a mapping with 'states', 'real' and 'synthetic'")
+            states = [str(v) for v in spec["states"]]
+            k = len(states)
+            if k < 1:
+                raise ValueError("no states")
+            real = _svg._matrix(spec["real"], k, "real")
+            synth = _svg._matrix(spec["synthetic"], k, "synthetic")
+            diff = [
+                [
+                    None if a is None or b is None else abs(a - b)
+                    for a, b in zip(ra, rb, strict=True)
+                ]
+                for ra, rb in zip(real, synth, strict=True)
+            ]
+            svgs = [
+                _svg.heatmap(
+                    states, real, title=f"{name}: real", cmap="sequential", vmin=0.0, vmax=1.0
+                ),
+                _svg.heatmap(
+                    states, synth, title=f"{name}: synthetic", cmap="sequential", vmin=0.0, vmax=1.0
+                ),
+                _svg.heatmap(
+                    states,
+                    diff,
+                    title=f"{name}: |real − synthetic|",
+                    cmap="difference",
+                    vmin=0.0,
+                    vmax=1.0,
+                ),
+            ]
+        except _PLOT_ERRORS as exc:
+            notes.append(f"column {name!s}: transition plot skipped ({exc})")
+            continue
+        row = "".join(f'<div class="cell">{s}</div>' for s in svgs)
+        figs.append(f'<div class="row">{row}</div>')
+    if len(items) > MAX_TRANSITION_COLUMNS:
+        notes.append(f"{len(items) - MAX_TRANSITION_COLUMNS} more columns not shown")
+    if not figs:
+        return "", notes
+    caption = (
+        "Transition matrices P(next | current) of the categorical event columns: rows are the "
+        "current category, columns the next one; then their absolute difference (white is no "
+        "difference). Hover a cell for its value."
+    )
+    return (
+        f'<figure class="fig wide">{"".join(figs)}<figcaption>{esc(caption)}</figcaption></figure>',
+        notes,
+    )
+
+
+def _plot_heatmap_block(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"heatmap": {"columns": [...], "real": n x n, "synthetic": n x n, "method"?}}``."""
+    return _heatmaps(d["heatmap"])
+
+
 def _roc_of(m: Any, d: Mapping[str, Any]) -> tuple[str, Any, Any, Any]:
     roc = d["roc"]
     if not isinstance(roc, Mapping):
@@ -490,6 +646,15 @@ def _layouts(d: Mapping[str, Any]) -> list[_Builder]:
         out.append(_plot_gaps)
     if isinstance(d.get("top_features"), list) and d["top_features"]:
         out.append(_plot_top_features)
+    if isinstance(d.get("histogram"), Mapping):
+        out.append(_plot_histogram)
+    if isinstance(d.get("acf"), Mapping):
+        out.append(_plot_acf)
+    if isinstance(d.get("transitions"), Mapping):
+        out.append(_plot_transitions)
+    heat = d.get("heatmap")
+    if isinstance(heat, Mapping) and len(heat.get("columns") or ()) >= 2:
+        out.append(_plot_heatmap_block)
     return out
 
 
@@ -565,8 +730,11 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
         v = _find(sources, (key, alias))
         if v is not None and not isinstance(v, Mapping):
             rows.append(f"{esc(label)} {esc(_scalar_text(v))}")
+    seqs = _find(sources, ("sequences",))
+    if isinstance(seqs, Mapping):
+        facts.append(("Sequences", _sequence_fact(seqs, events=not rows)))
     if rows:
-        facts.append(("Rows", " · ".join(rows)))
+        facts.append(("Events" if isinstance(seqs, Mapping) else "Rows", " · ".join(rows)))
     privacy = _get(card, "privacy")
     if isinstance(privacy, Mapping) and privacy.get("budget_spent") is not None:
         # a differentially private generator: its guarantee in one line (the ledger is in the card)
@@ -600,6 +768,48 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
         f'<div class="facts">{fact_html}</div>{extra_html}'
         f'<nav><a href="#summary">Summary</a>{nav}</nav></div></header>'
     )
+
+
+_TABLE_LABELS = {
+    "real_train": "train",
+    "train": "train",
+    "real_holdout": "holdout",
+    "holdout": "holdout",
+    "synthetic": "synthetic",
+}
+
+
+def _sequence_fact(seqs: Mapping[str, Any], *, events: bool = True) -> str:
+    """One line saying the data are sequences: entity and time columns, entities, and (with
+    ``events``) events per table."""
+    parts = []
+    entity = seqs.get("entity")
+    if entity is not None:
+        parts.append(f"entity <code>{esc(_scalar_text(entity))}</code>")
+    tcol = seqs.get("time")
+    if tcol is not None:
+        kind = seqs.get("time_kind")
+        parts.append(
+            f"time <code>{esc(_scalar_text(tcol))}</code>"
+            + (f" ({esc(_scalar_text(kind))})" if kind else "")
+        )
+    elif "time" in seqs:
+        parts.append("ordered by row")
+    for key, label in (("n_entities", "entities"), ("n_events", "events")):
+        if key == "n_events" and not events:
+            continue
+        v = seqs.get(key)
+        if isinstance(v, Mapping):
+            counts = [
+                f"{esc(_TABLE_LABELS.get(str(k), str(k)))} {esc(_scalar_text(x))}"
+                for k, x in v.items()
+                if x is not None and not isinstance(x, (Mapping, list, tuple))
+            ]
+            if counts:
+                parts.append(f"{label}: " + ", ".join(counts))
+        elif v is not None and not isinstance(v, (list, tuple)):
+            parts.append(f"{esc(_scalar_text(v))} {label}")
+    return " · ".join(parts) if parts else "yes"
 
 
 def _metric_for_headline(metrics: Sequence[Any], key: str, value: Any) -> Any:
@@ -725,7 +935,9 @@ def _metric_table(metrics: Sequence[Any]) -> str:
     )
 
 
-def _family_section(family: str, metrics: Sequence[Any], fv: FamilyVerdict) -> str:
+def _family_section(
+    family: str, metrics: Sequence[Any], fv: FamilyVerdict, *, sequences: bool = False
+) -> str:
     title = _FAMILY_TITLES.get(family, family)
     figures, notes = _plots(family, metrics)
     notes_html = (
@@ -733,7 +945,9 @@ def _family_section(family: str, metrics: Sequence[Any], fv: FamilyVerdict) -> s
         if notes
         else ""
     )
-    blurb = _FAMILY_BLURB.get(family, "")
+    blurb = (_SEQUENCE_BLURB if sequences else _FAMILY_BLURB).get(
+        family, _FAMILY_BLURB.get(family, "")
+    )
     return (
         f'<section id="{esc(family)}" class="family"><h2>{esc(title)} {_badge(fv.verdict)}</h2>'
         + (f'<p class="blurb">{esc(blurb)}</p>' if blurb else "")
@@ -919,6 +1133,7 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
     verdicts = {}
     sections = []
     skipped = _get(evaluation.meta, "skipped") or {}
+    sequences = isinstance(_find([card or {}, evaluation.meta], ("sequences",)), Mapping)
     for f in families:
         ms = evaluation.by_family(f)
         if not ms:
@@ -933,7 +1148,7 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
                 )
             continue
         verdicts[f] = family_verdict(f, ms)
-        sections.append(_family_section(f, ms, verdicts[f]))
+        sections.append(_family_section(f, ms, verdicts[f], sequences=sequences))
     body = (
         _header(evaluation, card, page_title)
         + "<main>"

@@ -656,7 +656,9 @@ def bar_chart(
     legend = [(lab, col, "") for lab, _, col in vals]
     legend_x = min(lab_w + 6, 60.0)
     extra_rows = _legend_rows(legend, legend_x, width - 8) - 1
-    left, right, top = lab_w + 6, 48.0, 44.0 + 15 * extra_rows
+    # the value of a negative bar is written left of it: keep it clear of the row labels
+    neg_pad = 36.0 if lo < 0 else 0.0
+    left, right, top = lab_w + 6 + neg_pad, 48.0, 44.0 + 15 * extra_rows
     height = top + row * len(cats) + 34 + (12 if value_label else 0)
     svg = _Svg(width, height, title)
     svg.text(6, 14, _short(title, int(width / 6.6)), size=12, weight="600", full=title)
@@ -669,7 +671,7 @@ def bar_chart(
     for k, cat in enumerate(cats):
         y = top + k * row + 4
         svg.text(
-            left - 6,
+            left - 6 - neg_pad,
             y + bar * len(vals) / 2 + 3.5,
             _short(cat, 22),
             size=10.5,
