@@ -135,6 +135,8 @@ def build_card(
             "sensitive": evaluation.meta.get("sensitive"),
             "rows_used": evaluation.meta.get("n_used"),
         }
+        if evaluation.meta.get("sequences"):  # event data: entity, time, entities and events
+            card["sequences"] = evaluation.meta["sequences"]
     family = card.get("generator", {}).get("name")
     card["intended_use"] = intended_use or _DEFAULT_USE
     card["known_limits"] = [*(limits or []), *_FAMILY_LIMITS.get(family, []), *_GENERIC_LIMITS]

@@ -170,14 +170,32 @@ def fit(
         Path, typer.Option("--output", "-o", help="Where to write the .sosie model.")
     ],
     generator: Annotated[
-        str, typer.Option("--generator", "-g", help="Generator name (see `sosie list`).")
-    ] = "gaussian_copula",
+        str | None,
+        typer.Option(
+            "--generator",
+            "-g",
+            help="Generator name (see `sosie list`); default gaussian_copula, or "
+            "sequence_gru with --entity.",
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="Generator parameter k=v (YAML value)."),
     ] = None,
     schema: Annotated[
         Path | None, typer.Option(help="Schema JSON (from `sosie inspect --schema-out`).")
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option(help="Event data: the column naming each row's sequence (customer, host)."),
+    ] = None,
+    time: Annotated[
+        str | None,
+        typer.Option(help="Event data: the column ordering events (dates or numbers)."),
+    ] = None,
+    static: Annotated[
+        str | None,
+        typer.Option(help="Event data: comma-separated per-entity columns (default: detected)."),
     ] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (recorded in the model).")] = None,
@@ -198,10 +216,41 @@ def fit(
 
     Differentially private generators need --epsilon, --delta and a public --schema, e.g.
     `sosie fit data.csv -g aim --epsilon 1 --delta 1e-6 --schema public_schema.json -o m.sosie`.
+    Event data (one row per event) needs --entity (and usually --time), e.g.
+    `sosie fit events.csv --entity customer_id --time timestamp -o m.sosie`.
     """
     from ..generators import get_generator
 
+    is_events = entity is not None
+    generator = generator or ("sequence_gru" if is_events else "gaussian_copula")
     cls = get_generator(generator)
+    is_sequence_model = getattr(cls, "modality", "table") == "sequence"
+    if is_events != is_sequence_model:
+        raise SosieError(
+            str(
+                Problem(
+                    "--entity" if is_events else f"generator {generator!r}",
+                    "a sequence generator (sequence_gru) for event data"
+                    if is_events
+                    else "--entity (and --time): it learns event sequences",
+                    f"generator {generator!r}" if is_events else "no --entity",
+                    "drop --generator to use sequence_gru"
+                    if is_events
+                    else "pass --entity <column> --time <column>, or pick a table generator",
+                )
+            )
+        )
+    if not is_events and (time or static):
+        raise SosieError(
+            str(
+                Problem(
+                    "--time/--static",
+                    "--entity as well (they describe event data)",
+                    "no --entity",
+                    "add --entity <column>, or drop --time/--static",
+                )
+            )
+        )
     params = {k: _yaml_value(v) for k, v in _parse_kv(param, "param").items()}
     for name, value in (("epsilon", epsilon), ("delta", delta)):
         if value is None:
@@ -258,7 +307,10 @@ def fit(
         df = _read(data, table)
     gen = cls(**params)
     with _step(f"fitting {generator} on {len(df):,} rows x {df.shape[1]} columns"):
-        gen.fit(df, schema=schema)
+        if is_events:
+            gen.fit(df, entity=entity, time=time, static=_split_list(static) or None, schema=schema)
+        else:
+            gen.fit(df, schema=schema)
     with _step(f"saving {output}"):
         gen.save(output)
     _say(f"model written to [bold]{output}[/bold] ({Path(output).stat().st_size / 1e3:.0f} kB)")
@@ -311,7 +363,9 @@ def sample(
     output: Annotated[
         str, typer.Option("--output", "-o", help="Output path (.parquet, .csv, .jsonl) or SQL URL.")
     ],
-    n_rows: Annotated[int, typer.Option("--n-rows", "-n", help="Number of rows.")] = 1000,
+    n_rows: Annotated[
+        int, typer.Option("--n-rows", "-n", help="Number of rows (entities for event models).")
+    ] = 1000,
     condition: Annotated[
         list[str] | None,
         typer.Option(
@@ -323,16 +377,46 @@ def sample(
     card: Annotated[
         bool, typer.Option("--card/--no-card", help="Write a data card next to the output.")
     ] = True,
+    length: Annotated[
+        int | None, typer.Option(help="Event models: events per entity instead of drawn lengths.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Event models: move the time window to start here.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Event models: generate events up to this time.")
+    ] = None,
 ) -> None:
-    """Sample N rows from a saved MODEL and write them (and a data card) to OUTPUT."""
+    """Sample N rows (or N entities' events) from a saved MODEL and write them to OUTPUT."""
     from ..generators.base import Generator
     from ..io import write_table
 
     with _step(f"loading {model}"):
         gen = Generator.load(model)
     conds = _parse_conditions(condition, gen.schema_) or None
-    with _step(f"sampling {n_rows:,} rows"):
-        df = gen.sample(n_rows, conditions=conds, rng=seed)
+    if getattr(gen, "modality", "table") == "sequence":
+        numeric = gen.sequence_schema_.time_kind == "numeric"
+        window = {
+            k: (_yaml_value(v) if numeric else v)
+            for k, v in (("start", start), ("end", end))
+            if v is not None
+        }
+        with _step(f"sampling the events of {n_rows:,} entities"):
+            df = gen.sample(n_rows, conditions=conds, rng=seed, length=length, **window)
+    else:
+        if length is not None or start is not None or end is not None:
+            raise SosieError(
+                str(
+                    Problem(
+                        "--length/--start/--end",
+                        "an event model (fitted with --entity)",
+                        f"a {gen.name!r} table model",
+                        "drop these options",
+                    )
+                )
+            )
+        with _step(f"sampling {n_rows:,} rows"):
+            df = gen.sample(n_rows, conditions=conds, rng=seed)
     with _step(f"writing {output}"):
         where = write_table(df, output, table=table)
     _say(f"{len(df):,} rows written to [bold]{where}[/bold]")
@@ -414,8 +498,39 @@ def evaluate(
     max_rows: Annotated[
         int, typer.Option(help="Subsample each table to at most this many rows.")
     ] = 50_000,
+    entity: Annotated[
+        str | None, typer.Option(help="Event data: the entity column (default: the model's).")
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option(help="Event data: the time column (default: the model's).")
+    ] = None,
 ) -> None:
-    """Evaluate synthetic data: writes evaluation.json, report.html and card.json/card.md."""
+    """Evaluate synthetic data: writes evaluation.json, report.html and card.json/card.md.
+
+    Event data (from an event model, or with --entity/--time) gets the sequence metrics:
+    lengths, gaps, autocorrelation, transitions, per-entity aggregates, detection and TSTR
+    on per-sequence features (--target: a static column).
+    """
+    from ..generators.base import Generator
+
+    generator = None
+    if model is not None:
+        with _step(f"loading {model}"):
+            generator = Generator.load(model)
+    if entity is not None or getattr(generator, "modality", "table") == "sequence":
+        _evaluate_sequences_and_write(
+            real_train=_read(real, None),
+            real_holdout=_read(holdout, None),
+            synthetic=_read(synthetic, None),
+            out=out,
+            target=target,
+            generator=generator,
+            entity=entity,
+            time=time,
+            seed=seed,
+            synthetic_path=synthetic,
+        )
+        return
     _evaluate_and_write(
         real_train=_read(real, None),
         real_holdout=_read(holdout, None),
@@ -423,7 +538,7 @@ def evaluate(
         out=out,
         target=target,
         sensitive=_split_list(sensitive),
-        model_path=model,
+        generator=generator,
         schema_path=schema,
         seed=seed,
         max_rows=max_rows,
@@ -488,6 +603,55 @@ def _evaluate_and_write(
     return ev
 
 
+def _evaluate_sequences_and_write(
+    *,
+    real_train,
+    real_holdout,
+    synthetic,
+    out,
+    target,
+    generator,
+    entity,
+    time,
+    seed,
+    synthetic_path,
+):
+    from ..card import build_card, write_card
+    from ..evaluate import evaluate_sequences
+    from ..report import write_html
+    from ..schema import infer_sequence_schema
+
+    if generator is not None and getattr(generator, "modality", "table") == "sequence":
+        schema = generator.sequence_schema_
+    else:
+        if entity is None:
+            raise SosieError(
+                str(
+                    Problem(
+                        "--entity",
+                        "the entity column of the event data",
+                        "none (and no event model given with --model)",
+                        "pass --entity <column> --time <column>",
+                    )
+                )
+            )
+        schema = infer_sequence_schema(real_train, entity=entity, time=time)
+    with _step("evaluating sequences: lengths, gaps, dynamics, detection, utility"):
+        ev = evaluate_sequences(
+            real_train, real_holdout, synthetic, schema=schema, target=target, rng=seed
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    card = build_card(generator, evaluation=ev, output=synthetic_path, n_rows=len(synthetic))
+    with _step(f"writing the report to {out}"):
+        ev.to_json(out / "evaluation.json")
+        write_html(ev, out / "report.html", card=card)
+        write_card(card, out / "card")
+    _print_summary(ev)
+    for name in ("report.html", "evaluation.json", "card.json", "card.md"):
+        console.print(f"  {name + ':':<17}{out / name}", soft_wrap=True, markup=False)
+    return ev
+
+
 def _print_summary(ev) -> None:
     if _state["quiet"]:
         return
@@ -500,6 +664,12 @@ def _print_summary(ev) -> None:
         "dcr_share": "0.5 = synthetic rows are no closer to training rows than to unseen ones",
         "exact_copies": "share of synthetic rows that copy a training row",
         "mia_auc": "0.5 = membership-inference attacks do no better than guessing",
+        "sequence_length": "1 = events per entity are distributed as in the real data",
+        "inter_arrival": "1 = gaps between events are distributed as in the real data",
+        "autocorrelation": "1 = each series is as persistent as the real ones",
+        "transitions": "1 = category-to-category transitions match",
+        "entity_aggregates": "1 = per-entity summaries (means, shares, spans) match",
+        "static_shapes": "1 = per-entity attributes are distributed as in the real data",
     }
     for k, v in ev.summary.items():
         if k in explain:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pandas as pd
@@ -274,3 +275,59 @@ def test_evaluate_and_policy_gate(capsys, adult_train, tmp_path):
     bad.write_text("rules:\n  - detection_auc <<= 1\n")
     code, _, err = run(capsys, "check", str(out / "evaluation.json"), "--policy", str(bad))
     assert code == 2 and "rules[0]" in err
+
+
+def test_event_data_fit_sample_evaluate(capsys, tmp_path):
+    pytest.importorskip("torch")
+    from sosie.datasets import load_rdataset
+
+    panel = load_rdataset("sampleSelection", "nlswork")
+    cols = ["idcode", "year", "race", "collgrad", "age", "union", "ln_wage"]
+    ids = panel["idcode"].drop_duplicates().sample(frac=1, random_state=0)
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    write_table(panel[panel["idcode"].isin(ids.iloc[:300])][cols], train)
+    write_table(panel[panel["idcode"].isin(ids.iloc[300:450])][cols], test)
+    model, syn = tmp_path / "m.sosie", tmp_path / "syn.csv"
+    fit = ["fit", str(train), "--entity", "idcode", "--time", "year", "-o", str(model)]
+    code, _, err = run(capsys, *fit, "-p", "epochs=3", "-p", "hidden=16", "--seed", "0")
+    assert code == 0, err
+    code, _, err = run(capsys, "sample", str(model), "-n", "40", "-o", str(syn), "--seed", "1")
+    assert code == 0, err
+    out = read_table(syn)
+    assert out["idcode"].nunique() == 40 and list(out.columns) == cols
+    longer = tmp_path / "later.csv"
+    code, _, err = run(
+        capsys,
+        "sample",
+        str(model),
+        "-n",
+        "3",
+        "--length",
+        "20",
+        "--start",
+        "95",
+        "-o",
+        str(longer),
+    )
+    assert code == 0, err
+    later = read_table(longer)
+    assert (later.groupby("idcode").size() == 20).all() and later["year"].min() >= 95
+    report = tmp_path / "ev"
+    ev = ["evaluate", "--real", str(train), "--holdout", str(test), "--synthetic", str(syn)]
+    code, _, err = run(
+        capsys, *ev, "--model", str(model), "--target", "collgrad", "-o", str(report)
+    )
+    assert code == 0, err
+    summary = json.loads((report / "evaluation.json").read_text())["summary"]
+    assert {"sequence_length", "inter_arrival", "transitions", "detection_auc"} <= set(summary)
+    assert "idcode" in (report / "report.html").read_text()
+    card = (report / "card.json").read_text()
+    assert '"sequences"' in card and '"entity": "idcode"' in card
+    # the same without the model: --entity/--time
+    code, _, err = run(capsys, *ev, "--entity", "idcode", "--time", "year", "-o", str(report))
+    assert code == 0, err
+    # event options on table data, and table generators on event data, are refused clearly
+    code, _, err = run(capsys, "fit", str(train), "--time", "year", "-o", str(model))
+    assert code == 2 and "--entity" in err
+    code, _, err = run(capsys, *fit, "-g", "arf")
+    assert code == 2 and "sequence generator" in err
