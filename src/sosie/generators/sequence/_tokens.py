@@ -70,7 +70,7 @@ class Tokenizer:
         if values.size <= min(max_exact, n_bins):
             exact = values  # few distinct values: every one is a token
         else:
-            keep = counts >= min_share * v.size
+            keep = counts >= max(min_share * v.size, 5)  # a point mass, not a unique value
             order = np.argsort(-counts[keep])[:max_exact]
             exact = np.sort(values[keep][order])
         rest = v[~np.isin(v, exact)]
