@@ -353,3 +353,135 @@ def test_summary_builds_schema_column_specs():
 def test_unknown_example():
     with pytest.raises(SpecError, match="card_transactions"):
         example_path("nope")
+
+
+# -- injected patterns ----------------------------------------------------------------------------
+INJECT_BASE = """\
+columns:
+  user: {distribution: entity, count: 50}
+  tier: {distribution: categorical, per: user, categories: [a, b]}
+  kind: {distribution: categorical, categories: [shop, web]}
+  t: {distribution: datetime, start: 2024-01-01, end: 2024-02-01}
+  amount: {distribution: lognormal, mu: 3, sigma: 1}
+  flag: {label: "amount > 100"}
+rules:
+  - {name: positive, check: "amount > 1"}
+inject:
+"""
+
+
+def test_inject_errors_name_the_pattern_the_field_and_the_line(tmp_path):
+    path = tmp_path / "shop.yaml"
+    path.write_text(
+        INJECT_BASE
+        + textwrap.indent(
+            textwrap.dedent(
+                """\
+                - name: burst
+                  entity: kind
+                  time: amount
+                  entities: 1.5
+                  events: {distribution: poisson, lam: "amount"}
+                  gap: {scale: 30, unit: sec}
+                  skip_rules: [postive]
+                  set:
+                    amout: 3
+                    tier: a
+                    kind: gold
+                    flag: true
+                  label:
+                    amount: 3
+                    flag: 2
+                - name: burst
+                  rate: 0.1
+                  entities: 0.1
+                  events: 0
+                """
+            ),
+            "  ",
+        )
+    )
+    found = problems(path)
+    text = "\n".join(found)
+    expected = [
+        ("line 12, inject[0].entity (pattern 'burst')", "an entity column", "'kind'"),
+        ("line 13, inject[0].time", "a datetime or event_time column", "'amount'"),
+        ("line 14, inject[0].entities", "between 0 and 1", "1.5"),
+        ("line 15, inject[0].events", "numbers for the parameters", "'amount'"),
+        ("line 16, inject[0].gap.unit", "one of ns, us", "'sec'"),
+        ("line 17, inject[0].skip_rules[0]", "the name of a rule", "did you mean 'positive'"),
+        ("line 19, inject[0].set.amout", "a column of the spec", "did you mean 'amount'"),
+        ("line 20, inject[0].set.tier", "a column the pattern may set", "drawn per 'user'"),
+        ("line 21, inject[0].set.kind", "one of 'shop', 'web'", "'gold'"),
+        ("line 22, inject[0].set.flag", "a label column", "under 'label'"),
+        ("line 24, inject[0].label.amount", "a drawn column", "under 'set'"),
+        ("line 25, inject[0].label.flag", "one of False, True", "found 2"),
+        ("line 26, inject[1].name", "a name used once", "'burst'"),
+        ("line 26, inject[1] (pattern 'burst')", "exactly one of 'entities'", "both"),
+        ("line 29, inject[1].events", "an integer >= 1", "found 0"),
+    ]
+    for needles in expected:
+        assert any(all(n in p for n in needles) for p in found), (needles, text)
+    assert all(p.startswith("shop.yaml line") for p in found), text
+
+
+def test_inject_other_checks():
+    def bad(pattern: dict, *needles: str) -> None:
+        spec = yaml.safe_load(INJECT_BASE)
+        spec["inject"] = [{"name": "p", "entities": 0.1, "events": 3, **pattern}]
+        one_problem(spec, *needles)
+
+    import yaml
+
+    bad({"entities": -0.1}, "inject[0].entities (pattern 'p')", "between 0 and 1")
+    bad({"rate": -1, "entities": None}, "inject[0]", "exactly one of")
+    bad({"entity": "tier"}, "inject[0].entity", "drawn per 'user'")
+    bad({"time": "nope"}, "inject[0].time", "'nope'")
+    bad({"events": {"distribution": "categorical"}}, "inject[0].events.distribution", "numeric")
+    bad({"set": {"amount": {"distribution": "normal", "mean": 1}}}, "set.amount", "'std'")
+    bad({"set": {"amount": "many"}}, "set.amount", "a float value")
+    bad({"set": {"amount": {"distribution": "uuid"}}}, "set.amount", "uuid values (str)")
+    bad({"set": {"amount": {"distribution": "uniform", "low": 0, "high": 1, "per": "x"}}}, "per")
+    bad({"set": {"user": "U1"}}, "set.user", "an entity column")
+    bad({"set": {"t": "2024-01-05"}}, "set.t", "the pattern's time column")
+    bad({"set": {"kind": {"distribution": "categorical", "categories": ["gold"]}}}, "'gold'")
+    bad({"at": {"hours": [1, 30]}}, "inject[0].at.hours", "[1, 30]")
+    bad({"at": {"within": "world"}}, "inject[0].at.within", "'world'")
+    bad({"max_share": 0}, "inject[0].max_share", "(0, 1]")
+    bad({"label": {"new": {"default": "x"}}}, "label.new", "a 'value'")
+    bad({"label": {"new": 1, "flag": True}, "set": {"flag": True}}, "set.flag", "a label column")
+    bad({"label": {"new": {"value": "x", "default": 2}}}, "label.new.default", "kind")
+    bad({"label": {"2bad": "x"}}, "label.2bad", "usable in expressions")
+    one_problem({**yaml.safe_load(INJECT_BASE), "inject": {"a": 1}}, "inject", "a list")
+    spec = yaml.safe_load(INJECT_BASE)
+    spec["inject"] = [
+        {"name": "a", "entities": 0.1, "events": 3, "label": {"kind2": "x"}},
+        {"name": "b", "entities": 0.1, "events": 3, "label": {"kind2": True}},
+    ]
+    one_problem(spec, "inject[1].label.kind2 (pattern 'b')", "a str value")
+
+
+def test_inject_defaults_and_summary():
+    import yaml
+
+    spec = yaml.safe_load(INJECT_BASE)
+    spec["inject"] = [
+        {"name": "a", "entities": 0.1, "events": 3, "label": {"flag": True, "why": "a"}},
+        {"name": "b", "rate": 0.001, "events": 2, "label": {"why": "b", "score": 1.5}},
+    ]
+    s = load_spec(spec)
+    assert [(p.entity, p.time) for p in s.inject] == [("user", "t"), ("user", "t")]
+    assert s.order_by == ["user", "t"]  # default with inject
+    assert s.output_columns[-2:] == ["why", "score"]
+    summary = {x.name: x for x in s.summary()}
+    assert summary["why"].facts["categories"] == ["none", "a", "b"]
+    assert summary["score"].semantic_type == "numerical"
+    assert s.inject[0].gap.column.distribution == "exponential"  # 60 s on average
+    assert load_spec(s.to_dict()).output_columns == s.output_columns
+    card = {x.name: x for x in load_spec(example_path("card_transactions")).summary()}
+    assert card["fraud_pattern"].facts["categories"] == [
+        "rule-based",
+        "none",
+        "burst",
+        "unusual_merchant",
+    ]

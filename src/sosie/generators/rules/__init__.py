@@ -5,7 +5,10 @@ exponential, poisson, uniform, categorical with weights, Faker providers,
 datetime ranges, sequences, entities, per-entity attributes, exponential event
 times per group), derived columns by safe expressions over earlier columns,
 business rules (enforced by construction where possible, otherwise by bounded
-resampling) and label rules with a noise rate. See the shipped examples
+resampling), label rules with a noise rate, and injected temporal patterns
+(``inject``: episodes of several events of one entity, such as card-testing bursts
+or port scans, with their own values and labels; see
+:mod:`sosie.generators.rules._spec`). See the shipped examples
 (``sosie/examples/card_transactions.yaml`` and ``network_logs.yaml``).
 
 Example:
@@ -14,6 +17,8 @@ Example:
     >>> df = gen.sample(2000)
     >>> bool((df["amount"] > 0).all()), sorted(df["is_fraud"].unique().tolist())
     (True, [False, True])
+    >>> sorted(df.loc[df["fraud_pattern"] == "burst", "merchant_category"].unique())
+    ['online_retail']
 """
 
 from __future__ import annotations

@@ -16,7 +16,15 @@ loop is Faker's, and only while building its pool):
    exponential gaps drawn in the row stage (a Poisson process per host), then the
    columns that depend on them are computed; rows breaking a rule that reads them
    get those columns redrawn (bounded too).
-4. Sorting (``order_by``), sequence numbering, and blanking ``null_rate`` shares.
+4. Injected patterns (``inject``): before any row, each pattern picks its entities
+   and the number of events of each episode (these rows are taken from
+   ``n_rows``); after the ordinary rows, each episode gets a start inside its
+   entity's time span and times from the pattern's gaps, and its rows go through
+   steps 2 and 3 with the entity and times fixed and the pattern's ``set`` and
+   ``label`` values put in as each column is computed, so the columns after them
+   follow. An episode breaking a rule is made again as a whole (bounded).
+5. Sorting (``order_by``, a stable radix/merge sort per key), sequence numbering,
+   and blanking ``null_rate`` shares.
 
 Randomness: every column draws from its own child stream of the ``rng`` given, so
 the same seed gives the same table, and fixing one column by a condition does not
@@ -26,6 +34,7 @@ change what the other columns draw.
 from __future__ import annotations
 
 import ast
+import logging
 import math
 import re
 import warnings
@@ -39,24 +48,31 @@ from scipy import special
 
 from ..._rng import RNGLike, as_seed_sequence
 from ...errors import ConditionError, Problem, SosieWarning, SpecError
-from ._expr import _as_bool
+from ._expr import _as_bool, _Evaluator
 from ._spec import (
     _NUMERIC_DRAWN,
     RESOLUTIONS,
     UNITS,
     ColumnDef,
+    Draw,
+    InjectDef,
     Param,
     RuleDef,
     RuleSpec,
     _domain,
     _entity_values,
+    _if_leaves,
     load_spec,
 )
 
 __all__ = ["generate"]
 
 # stream tags (one child stream per (tag, column index))
-_T_ENTITY, _T_ROW, _T_NOISE, _T_NULL, _T_FAKER, _T_SKEW = range(6)
+_T_ENTITY, _T_ROW, _T_NOISE, _T_NULL, _T_FAKER, _T_SKEW, _T_EPISODE, _T_PLAN, _T_SET = range(9)
+_SET_KEY = 1_000_000  # stream keys of patterns' draws (column indices stay below)
+_DAY_NS = 86_400_000_000_000
+_HOUR_NS = 3_600_000_000_000
+logger = logging.getLogger(__name__)
 _MIN_BATCH = 64
 _MAX_CANDIDATES_WITHOUT_ANY = 100_000
 
@@ -134,13 +150,15 @@ def generate(
 class _Batch:
     """Column values of a set of rows, plus integer codes of categorical columns."""
 
-    __slots__ = ("codes", "invalid", "n", "values")
+    __slots__ = ("codes", "invalid", "meta", "n", "values")
 
     def __init__(self, n: int):
         self.n = n
         self.values: dict[str, Any] = {}
         self.codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self.invalid: dict[str, np.ndarray] = {}
+        # rows of injected episodes: episode and pattern per row, fixed entity codes and times
+        self.meta: dict[str, np.ndarray] = {}
 
     def set(self, name: str, values: Any, codes: tuple[np.ndarray, list[Any]] | None = None):
         self.values[name] = values
@@ -152,6 +170,7 @@ class _Batch:
         out.values = {k: v[idx] for k, v in self.values.items()}
         out.codes = {k: (c[idx], d) for k, (c, d) in self.codes.items()}
         out.invalid = {k: v[idx] for k, v in self.invalid.items()}
+        out.meta = {k: v[idx] for k, v in self.meta.items()}
         return out
 
     def assign(self, idx: np.ndarray, sub: _Batch, names: list[str]) -> None:
@@ -188,7 +207,21 @@ class _Engine:
         self.tables: dict[str, _Batch] = {}  # group column -> per-entity batch
         self.pools: dict[int, Any] = {}
         self.n_target = 0
+        self.entity_p: dict[int, np.ndarray | None] = {}
+        self.entity_dom: dict[int, tuple[np.ndarray, list[Any]]] = {}
         self.native, self.reject = self.check_conditions(conditions)
+        # injected patterns that can give rows matching the conditions, by index in spec.inject
+        self.patterns: list[tuple[int, InjectDef]] = [
+            (k, p) for k, p in enumerate(spec.inject) if self.pattern_fits_conditions(p)
+        ]
+        self.assigners: dict[str, list[tuple[int, Draw]]] = {}
+        for k, p in self.patterns:
+            for name, d in p.assign.items():
+                self.assigners.setdefault(name, []).append((k, d))
+        self.skips = {
+            r.name: np.array([k for k, p in self.patterns if r.name in p.skip_rules], np.int64)
+            for r in spec.rules
+        }
 
     # streams
     def stream(self, tag: int, i: int) -> np.random.Generator:
@@ -255,6 +288,16 @@ class _Engine:
             if problem is not None:
                 problems.append(problem)
                 continue
+            if c.options.get("injected") is not None:
+                problems.append(
+                    Problem(
+                        where,
+                        "a condition on a column of the spec's columns",
+                        f"{name!r}, a label that only injected patterns set",
+                        "condition on the columns the pattern sets, or filter the output",
+                    )
+                )
+                continue
             if c.kind == "draw" and c.per is None:
                 native[name] = value
             else:
@@ -267,9 +310,15 @@ class _Engine:
     def run(self, n_rows: int) -> pd.DataFrame:
         self.n_target = n_rows
         self.build_tables()
+        plan = self.plan(n_rows) if self.patterns and n_rows else None
+        n_injected = plan.n_rows if plan is not None else 0
         stage1 = [c for c in self.cols if c.stage == 1 or c.distribution == "event_time"]
-        batch = self.row_stage(stage1, n_rows)
+        batch = self.row_stage(stage1, n_rows - n_injected)
         self.event_stage(batch)
+        if plan is not None and plan.n_rows:
+            episodes = self.episodes(plan, batch, stage1)
+            text = {c.name for c in self.cols if c.value_kind == "str"}
+            batch = _concat([batch, episodes], helpers=False, text=text)
         return self.finish(batch)
 
     def build_tables(self) -> None:
@@ -337,6 +386,9 @@ class _Engine:
                 ok &= ~bad
         for r in rules:
             passed = self.rule_mask(r, b)
+            skip = self.skips.get(r.name)
+            if b.meta and skip is not None and len(skip):  # patterns exempt from the rule
+                passed = passed | np.isin(b.meta["pattern"], skip)
             nf = int((~passed).sum())
             if nf:
                 fails[(f"rule {r.name!r}", r.path, r.names)] += nf
@@ -439,13 +491,362 @@ class _Engine:
             return
         raise SpecError(problem)
 
+    # injected patterns
+    def pattern_fits_conditions(self, p: InjectDef) -> bool:
+        """Whether a pattern's episodes can match the conditions (else it is left out)."""
+        conds = {**self.native, **self.reject}
+        if not conds:
+            return True
+        if p.time in conds:
+            return False
+        for name, d in p.assign.items():
+            if name not in conds:
+                continue
+            v = conds[name]
+            if d.column is None:
+                if not (d.value == v and isinstance(d.value, bool) == isinstance(v, bool)):
+                    return False
+            elif d.column.distribution == "categorical":
+                cats, w = d.column.options["categories"], d.column.options["weights"]
+                if v not in cats or (isinstance(w, list) and not w[cats.index(v)] > 0):
+                    return False
+            elif d.column.distribution != "bernoulli":
+                return False
+        return True
+
+    def plan(self, n_rows: int) -> _Plan:
+        """Which entities get episodes and how many events each: drawn before any row."""
+        pats, ents, sizes = [], [], []
+        budget = n_rows
+        for k, p in self.patterns:
+            rng = self.stream(_T_PLAN, k)
+            ei = self.index[p.entity]
+            ec = self.cols[ei]
+            count = ec.options["count"]
+            if p.entities is not None:
+                m = round(p.entities * count)
+                chosen = rng.choice(count, size=m, replace=False).astype(np.int64)
+                ent = np.repeat(chosen, self.count(p.episodes, rng, m, 0))
+            else:
+                m = int(rng.poisson(p.rate * n_rows))
+                probs = self.entity_probs(ec, ei)
+                ent = (
+                    rng.choice(count, size=m, p=probs).astype(np.int64)
+                    if probs is not None
+                    else rng.integers(0, count, size=m, dtype=np.int64)
+                )
+            size = self.count(p.events, rng, len(ent), 1)
+            if p.entity in self.native:  # a condition on the entity: only its episodes
+                keep = ent == self.entity_domain(ec, ei)[1].index(self.native[p.entity])
+                ent, size = ent[keep], size[keep]
+            # at most max_share of the rows: whole episodes, in random order, while they fit
+            cap = min(math.floor(p.max_share * n_rows), budget)
+            order = rng.permutation(len(ent))
+            keep = np.sort(order[np.cumsum(size[order]) <= cap])
+            if len(keep) < len(ent):
+                logger.debug(
+                    "pattern %r: %d of %d episodes fit in max_share=%g of %d rows",
+                    p.name,
+                    len(keep),
+                    len(ent),
+                    p.max_share,
+                    n_rows,
+                )
+            ent, size = ent[keep], size[keep]
+            budget -= int(size.sum())
+            pats.append(np.full(len(ent), k, dtype=np.int64))
+            ents.append(ent)
+            sizes.append(size)
+        return _Plan(np.concatenate(pats), np.concatenate(ents), np.concatenate(sizes))
+
+    def count(self, d: Draw, rng: np.random.Generator, m: int, minimum: int) -> np.ndarray:
+        """``m`` whole numbers >= ``minimum`` from a constant or a distribution."""
+        if d.column is None:
+            return np.full(m, max(int(d.value), minimum), dtype=np.int64)
+        x = self.draw_values(d.column, rng, m)
+        x = np.rint(np.nan_to_num(np.asarray(x, dtype=np.float64), nan=minimum))
+        return np.maximum(x, minimum).astype(np.int64)
+
+    def draw_values(self, c: ColumnDef, rng: np.random.Generator, m: int) -> np.ndarray:
+        b = _Batch(m)
+        self.draw_numeric(c, rng, b)
+        return b.values[c.name]
+
+    def spans(self, p: InjectDef, ordinary: _Batch) -> tuple[np.ndarray, np.ndarray]:
+        """Per entity, the first and last time of its ordinary rows (else the table's)."""
+        ec = self.cols[self.index[p.entity]]
+        tc = self.cols[self.index[p.time]]
+        count = ec.options["count"]
+        t = _ns(ordinary.values[p.time]) if ordinary.n else np.zeros(0, np.int64)
+        if len(t):
+            lo_all, hi_all = int(t.min()), int(t.max())
+        else:
+            lo_all = tc.options["start"].value
+            end = tc.options.get("end")
+            hi_all = end.value - 1 if end is not None else lo_all
+        lo = np.full(count, lo_all, dtype=np.int64)
+        hi = np.full(count, hi_all, dtype=np.int64)
+        if p.within == "entity" and len(t):
+            codes = ordinary.codes[p.entity][0]
+            mn = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+            mx = np.full(count, np.iinfo(np.int64).min, dtype=np.int64)
+            np.minimum.at(mn, codes, t)
+            np.maximum.at(mx, codes, t)
+            own = np.bincount(codes, minlength=count) >= 2  # a span needs two events
+            lo[own], hi[own] = mn[own], mx[own]
+        return lo, hi
+
+    def episode_times(self, plan: _Plan, ordinary: _Batch) -> None:
+        """The time of every event of every episode (``plan.t``)."""
+        plan.t = np.zeros(plan.n_rows, dtype=np.int64)
+        for k, p in self.patterns:
+            eps = np.flatnonzero(plan.pattern == k)
+            if not len(eps):
+                continue
+            tc = self.cols[self.index[p.time]]
+            tz = tc.options.get("tz")
+            rng = self.stream(_T_PLAN, _SET_KEY + k)
+            lo, hi = self.spans(p, ordinary)
+            ent = plan.entity[eps]
+            width = (hi[ent] - lo[ent]).astype(np.float64)
+            start = lo[ent] + np.floor(rng.random(len(eps)) * width).astype(np.int64)
+            if p.hours is not None:
+                start = _in_hours(start, p.hours, tz, rng.random(len(eps)))
+            # events: the start, then the pattern's gaps
+            sizes = plan.size[eps]
+            r0 = int(plan.offset[eps[0]])
+            n = int(sizes.sum())
+            ep = np.repeat(np.arange(len(eps)), sizes)
+            first = np.cumsum(sizes) - sizes
+            if p.gap.column is None:
+                gap = np.full(n, float(p.gap.value))
+            else:
+                gap = np.asarray(self.draw_values(p.gap.column, rng, n), dtype=np.float64)
+            gap = np.rint(np.clip(np.nan_to_num(gap), 0, None) * UNITS[p.gap_unit]).astype(np.int64)
+            gap[first] = 0
+            cs = np.cumsum(gap)
+            t = start[ep] + cs - cs[first][ep]
+            end = tc.options.get("end")
+            if tc.distribution == "datetime" and end is not None:
+                # keep the episode inside the column's range: shift it back if it runs past the end
+                s_ns, e_ns = tc.options["start"].value, end.value - 1
+                last = t[first + sizes - 1]
+                shift = np.minimum(e_ns - last, 0)
+                t = np.clip(t + shift[ep], s_ns, e_ns)
+            plan.t[r0 : r0 + n] = _floor(t, tc.options["resolution"], tz)
+
+    def episode_batch(self, plan: _Plan, eps: np.ndarray) -> _Batch:
+        """Empty rows of the given episodes, with their entity, times and pattern fixed."""
+        sizes = plan.size[eps]
+        n = int(sizes.sum())
+        local = np.repeat(np.arange(len(eps)), sizes)
+        first = np.cumsum(sizes) - sizes
+        rows = plan.offset[eps][local] + (np.arange(n) - first[local])
+        ep = eps[local]
+        pat = plan.pattern[ep]
+        b = _Batch(n)
+        b.meta = {"episode": ep, "pattern": pat}
+        for _, p in self.patterns:
+            for name in (p.entity, p.time):
+                b.meta.setdefault("fix:" + name, np.zeros(n, dtype=np.int64))
+                b.meta.setdefault("fixmask:" + name, np.zeros(n, dtype=bool))
+        for k, p in self.patterns:
+            m = pat == k
+            if m.any():
+                b.meta["fix:" + p.entity][m] = plan.entity[ep[m]]
+                b.meta["fixmask:" + p.entity][m] = True
+                b.meta["fix:" + p.time][m] = plan.t[rows[m]]
+                b.meta["fixmask:" + p.time][m] = True
+        return b
+
+    def override(self, c: ColumnDef, b: _Batch) -> None:
+        """Episode rows: the fixed entity and time, then the patterns' set and label values."""
+        fm = b.meta.get("fixmask:" + c.name)
+        if fm is not None and fm.any():
+            rows = np.flatnonzero(fm)
+            fv = b.meta["fix:" + c.name][rows]
+            if c.distribution == "entity":
+                arr, dom = self.entity_domain(c, self.index[c.name])
+                codes = b.codes[c.name][0].copy()
+                codes[rows] = fv
+                b.set(c.name, arr[codes], (codes, dom))
+            else:
+                self.put_times(c, b, rows, fv)
+        if c.name in self.native:  # a condition wins (the pattern was checked to allow it)
+            return
+        for k, d in self.assigners.get(c.name, ()):
+            rows = np.flatnonzero(b.meta["pattern"] == k)
+            if len(rows):
+                self.assign_value(k, d, c, b, rows)
+
+    def assign_value(self, k: int, d: Draw, c: ColumnDef, b: _Batch, rows: np.ndarray) -> None:
+        bad = None
+        if d.column is None:
+            if c.value_kind == "datetime":
+                self.put_times(c, b, rows, np.full(len(rows), pd.Timestamp(d.value).value))
+            else:
+                kind = c.value_kind if c.value_kind in ("int", "float", "bool") else "str"
+                self.put(c, b, rows, _array([d.value] * len(rows), kind))
+        else:
+            inv = None
+            if d.per_episode:
+                _, first, inv = np.unique(
+                    b.meta["episode"][rows], return_index=True, return_inverse=True
+                )
+                sub = b.take(rows[first])
+            else:
+                sub = b.take(rows)
+            key = _SET_KEY + k * 10_000 + self.index[c.name]
+            if d.column.distribution == "faker" and key not in self.pools:
+                # a pool as large as the pattern can use (not one per output row)
+                eps = self.plan_.pattern == k
+                need = int(eps.sum() if d.per_episode else self.plan_.size[eps].sum())
+                size = max(1, min(d.column.options["pool_size"], need))
+                self.pools[key] = _FakerPool(d.column, self.stream(_T_FAKER, key), size)
+            pool = self.pools.get(key)
+            if d.per_episode and pool is not None and sub.n <= len(pool.values):
+                # one value per episode: different episodes get different values
+                ids = self.stream(_T_SET, key).permutation(len(pool.values))[: sub.n]
+                sub.set(c.name, pool.values[ids], (ids, pool.domain) if pool.distinct else None)
+            else:
+                self.draw(d.column, key, sub, _T_SET)
+            vals, codes, bad = sub.values[c.name], sub.codes.get(c.name), sub.invalid.get(c.name)
+            if inv is not None:
+                vals = vals[inv]
+                codes = (codes[0][inv], codes[1]) if codes is not None else None
+                bad = bad[inv] if bad is not None else None
+            if c.value_kind == "datetime":
+                self.put_times(c, b, rows, _ns(vals))
+            else:
+                self.put(c, b, rows, vals, codes)
+        if bad is not None and bad.any():
+            b.invalid.setdefault(c.name, np.zeros(b.n, dtype=bool))[rows] = bad
+        elif c.name in b.invalid:
+            b.invalid[c.name] = b.invalid[c.name].copy()
+            b.invalid[c.name][rows] = False
+
+    def put_times(self, c: ColumnDef, b: _Batch, rows: np.ndarray, t_ns: np.ndarray) -> None:
+        arr = _ns(b.values[c.name]).copy()
+        arr[rows] = t_ns
+        b.set(c.name, _dt_values(arr, c.options.get("tz")))
+
+    def put(
+        self,
+        c: ColumnDef,
+        b: _Batch,
+        rows: np.ndarray,
+        vals: Any,
+        codes: tuple[np.ndarray, list[Any]] | None = None,
+    ) -> None:
+        """Replace a column's values on some rows, keeping its category codes consistent."""
+        vals = np.asarray(_cast(vals, c.value_kind))
+        cur = np.asarray(b.values[c.name])
+        if cur.dtype != vals.dtype:
+            both_plain = cur.dtype != object and vals.dtype != object
+            cur = cur.astype(np.result_type(cur, vals) if both_plain else object)
+        else:
+            cur = cur.copy()
+        cur[rows] = vals
+        old = b.codes.get(c.name)
+        if old is None:
+            b.set(c.name, cur)
+            b.codes.pop(c.name, None)
+            return
+        cc, dom = old
+        if codes is not None and (codes[1] is dom or list(codes[1]) == list(dom)):
+            mapped = codes[0]
+        else:
+            mapped, dom = _codes_in(vals, dom)
+        cc = cc.copy()
+        cc[rows] = mapped
+        b.set(c.name, cur, (cc, dom))
+
+    def episodes(self, plan: _Plan, ordinary: _Batch, stage1: list[ColumnDef]) -> _Batch:
+        """The rows of every episode: made like ordinary rows, with the patterns' values.
+
+        An episode that breaks a rule or condition is made again as a whole (bounded by
+        ``max_rounds``), so values drawn once per episode stay shared by its rows.
+        """
+        self.plan_ = plan
+        self.episode_times(plan, ordinary)
+        rules = [r for r in self.spec.rules if r.stage == 1]
+        fails: Counter[tuple[str, str, frozenset[str]]] = Counter()
+        pending = np.arange(len(plan.size))
+        parts: list[_Batch] = []
+        for _ in range(self.spec.max_rounds + 1):
+            b = self.episode_batch(plan, pending)
+            for c in stage1:
+                self.compute(c, self.index[c.name], b, tag=_T_EPISODE)
+            ok = self.check(b, rules, fails, with_conditions=True)
+            b.invalid = {}
+            pending = np.unique(b.meta["episode"][~ok])
+            parts.append(b.take(np.flatnonzero(~np.isin(b.meta["episode"], pending))))
+            if not len(pending):
+                break
+        if len(pending):
+            self.episodes_failed(plan, pending, fails, "rows")
+        out = _concat(parts)
+        return self.episode_event_stage(out, plan)
+
+    def episode_event_stage(self, b: _Batch, plan: _Plan) -> _Batch:
+        cols = [c for c in self.cols if c.stage == 2]
+        for c in cols:
+            self.compute(c, self.index[c.name], b, tag=_T_EPISODE, event=True)
+        rules = [r for r in self.spec.rules if r.stage == 2]
+        if not cols or not rules or not b.n:
+            return b
+        redraw = [c for c in cols if c.distribution != "event_time"]
+        fails: Counter[tuple[str, str, frozenset[str]]] = Counter()
+        parts: list[_Batch] = []
+        for rnd in range(self.spec.max_rounds + 1):
+            ok = self.check(b, rules, fails, with_conditions=False)
+            bad = np.unique(b.meta["episode"][~ok])
+            redo = np.isin(b.meta["episode"], bad)
+            parts.append(b.take(np.flatnonzero(~redo)))
+            if not len(bad):
+                return _concat(parts)
+            if rnd == self.spec.max_rounds or not redraw:
+                break
+            b = b.take(np.flatnonzero(redo))
+            for c in redraw:
+                self.compute(c, self.index[c.name], b, tag=_T_EPISODE, event=True)
+        self.episodes_failed(plan, bad, fails, "columns computed from event times of the rows")
+        return _concat(parts)
+
+    def episodes_failed(
+        self,
+        plan: _Plan,
+        pending: np.ndarray,
+        fails: Counter[tuple[str, str, frozenset[str]]],
+        what: str,
+    ) -> None:
+        (label, path, _), _ = fails.most_common(1)[0]
+        counts = Counter(plan.pattern[pending].tolist())
+        k = counts.most_common(1)[0][0]
+        p = self.spec.inject[k]
+        rows = int(plan.size[pending].sum())
+        shown = f"{label} ({self.spec.where(path)})" if path else label
+        problem = Problem(
+            f"{self.spec.where(p.path)} (pattern {p.name!r})",
+            "episodes whose rows satisfy every rule (but those in skip_rules) and condition",
+            f"{len(pending)} of {len(plan.size)} episodes ({rows} rows) still break {shown} "
+            f"after {self.spec.max_rounds} rounds making their {what} again",
+            "change the pattern's set values so that the rule holds, add the rule to the "
+            "pattern's skip_rules, or relax the rule",
+        )
+        if label.startswith("condition"):
+            raise ConditionError(problem)
+        if self.spec.on_failure != "warn":
+            raise SpecError(problem)
+        warnings.warn(str(problem) + " (those episodes are left out)", SosieWarning, stacklevel=5)
+
     # final assembly
     def finish(self, b: _Batch) -> pd.DataFrame:
         n = b.n
         order = None
         if self.spec.order_by and n:
             keys = [_sort_key(b.values[k], b.codes.get(k)) for k in self.spec.order_by]
-            order = np.lexsort(keys[::-1])
+            order = _lexsort(keys)
         data: dict[str, Any] = {}
         for i, c in enumerate(self.cols):
             if c.hidden:
@@ -490,10 +891,15 @@ class _Engine:
 
     # columns
     def compute(self, c: ColumnDef, i: int, b: _Batch, *, tag: int, event: bool = False) -> None:
-        if tag == _T_ROW and c.name in self.native:
+        self._compute(c, i, b, tag=tag, event=event)
+        if b.meta and (c.distribution != "event_time" or event):
+            self.override(c, b)
+
+    def _compute(self, c: ColumnDef, i: int, b: _Batch, *, tag: int, event: bool = False) -> None:
+        if tag != _T_ENTITY and c.name in self.native:
             self.set_native(c, b)
             return
-        if tag == _T_ROW and c.per is not None:
+        if tag != _T_ENTITY and c.per is not None:
             t = self.tables[c.per]
             gcodes = b.codes[c.per][0]
             vals = t.values[c.name]
@@ -595,6 +1001,12 @@ class _Engine:
     def derive(self, c: ColumnDef, b: _Batch) -> None:
         p = c.expr
         assert p is not None
+        leaves = _if_leaves(p.expr.tree.body) if p.expr is not None else None
+        if leaves is not None and len(leaves) > 1:
+            # 'a' if x else ('b' if y else 'c'): category codes, then a take (fast text)
+            codes = self.if_codes(p.expr.tree.body, leaves, b, f"{c.path}.expr")
+            b.set(c.name, _array(leaves, "str")[codes], (codes, leaves))
+            return
         if p.expr is not None:
             v = self.evaluate(p.expr, b, f"{c.path}.expr")
         else:
@@ -611,6 +1023,27 @@ class _Engine:
         if isinstance(v, np.ndarray) and v.dtype == object:
             codes = self.text_codes(p, b, v)
         b.set(c.name, v, codes)
+
+    def if_codes(self, node: ast.AST, leaves: list[str], b: _Batch, path: str) -> np.ndarray:
+        if isinstance(node, ast.Constant):
+            return np.full(b.n, leaves.index(node.value), dtype=np.int64)
+        assert isinstance(node, ast.IfExp)
+        try:
+            with np.errstate(all="ignore"):
+                test = _as_bool(_Evaluator(b.values, b.codes).visit(node.test))
+        except (TypeError, ValueError, NameError, KeyError, AttributeError) as e:
+            raise SpecError(
+                Problem(
+                    self.spec.where(path),
+                    "an expression that can be computed on the columns",
+                    f"{type(e).__name__}: {e} in {ast.unparse(node.test)!r}",
+                    "check the types of the columns it uses (text can only be compared)",
+                )
+            ) from None
+        test = np.broadcast_to(test, (b.n,))
+        body = self.if_codes(node.body, leaves, b, path)
+        orelse = self.if_codes(node.orelse, leaves, b, path)
+        return np.where(test, body, orelse)
 
     def text_codes(self, p: Param, b: _Batch, v: np.ndarray) -> tuple[np.ndarray, list[Any]] | None:
         """Codes of a derived text column when they come for free (constants, lookups)."""
@@ -723,24 +1156,41 @@ class _Engine:
         dom = _array(cats, c.value_kind)
         b.set(c.name, dom[codes], (codes, list(cats)))
 
+    def entity_probs(self, c: ColumnDef, i: int) -> np.ndarray | None:
+        """Each entity's share of the rows (None: all equal); drawn once per generation."""
+        if i not in self.entity_p:
+            count, skew = c.options["count"], c.options["skew"]
+            weights = c.options.get("weights")
+            p = None
+            if weights is not None:
+                w = np.asarray(self.tables[c.name].values[weights], dtype=np.float64)
+                if not (np.all(w >= 0) and w.sum() > 0):
+                    self.bad_param(
+                        c, "weights", "non-negative weights, not all zero", int(np.sum(~(w >= 0)))
+                    )
+                p = w / w.sum()
+            elif skew > 0:
+                ranks = self.stream(_T_SKEW, i).permutation(count) + 1.0
+                p = ranks**-skew
+                p = p / p.sum()
+            self.entity_p[i] = p
+        return self.entity_p[i]
+
+    def entity_domain(self, c: ColumnDef, i: int) -> tuple[np.ndarray, list[Any]]:
+        """The entity ids as an array (to index with codes) and as a list (the codes' domain)."""
+        if i not in self.entity_dom:
+            dom = _entity_values(c)
+            self.entity_dom[i] = (_array(dom, c.value_kind), dom)
+        return self.entity_dom[i]
+
     def draw_entity(self, c: ColumnDef, i: int, rng: np.random.Generator, b: _Batch) -> None:
-        count, skew = c.options["count"], c.options["skew"]
-        dom = _entity_values(c)
-        weights = c.options.get("weights")
-        if weights is not None:
-            w = np.asarray(self.tables[c.name].values[weights], dtype=np.float64)
-            if not (np.all(w >= 0) and w.sum() > 0):
-                self.bad_param(
-                    c, "weights", "non-negative weights, not all zero", int(np.sum(~(w >= 0)))
-                )
-            codes = rng.choice(count, size=b.n, p=w / w.sum()).astype(np.int64)
-        elif skew > 0:
-            ranks = self.stream(_T_SKEW, i).permutation(count) + 1.0
-            p = ranks**-skew
-            codes = rng.choice(count, size=b.n, p=p / p.sum()).astype(np.int64)
+        count = c.options["count"]
+        p = self.entity_probs(c, i)
+        if p is not None:
+            codes = rng.choice(count, size=b.n, p=p).astype(np.int64)
         else:
             codes = rng.integers(0, count, size=b.n, dtype=np.int64)
-        arr = _array(dom, c.value_kind)
+        arr, dom = self.entity_domain(c, i)
         b.set(c.name, arr[codes], (codes, dom))
 
     def draw_faker(self, c: ColumnDef, i: int, rng: np.random.Generator, b: _Batch) -> None:
@@ -1063,6 +1513,126 @@ class _FakerPool:
 
 
 # -- helpers -------------------------------------------------------------------------------
+class _Plan:
+    """The injected episodes: pattern, entity code and number of events of each."""
+
+    __slots__ = ("entity", "n_rows", "offset", "pattern", "size", "t")
+
+    def __init__(self, pattern: np.ndarray, entity: np.ndarray, size: np.ndarray):
+        self.pattern = pattern
+        self.entity = entity
+        self.size = size
+        self.offset = np.cumsum(size) - size
+        self.n_rows = int(size.sum())
+        self.t = np.zeros(0, dtype=np.int64)  # event times, filled by episode_times
+
+
+def _lexsort(keys: list[np.ndarray]) -> np.ndarray:
+    """``np.lexsort(keys[::-1])`` (the first key sorts first), faster for millions of rows.
+
+    Stable sorts from the last key to the first give the same order; keys that are
+    small non-negative integers (category ranks) are sorted by radix (linear time).
+    """
+    order: np.ndarray | None = None
+    for key in reversed(keys):
+        k = np.asarray(key)
+        if order is not None:
+            k = k[order]
+        if k.dtype.kind in "iu" and len(k) and k.min() >= 0 and k.max() < 2**16:
+            k = k.astype(np.uint16)
+        step = np.argsort(k, kind="stable")
+        order = step if order is None else order[step]
+    assert order is not None
+    return order
+
+
+def _ns(values: Any) -> np.ndarray:
+    """Datetimes (naive array or tz-aware index) as int64 nanoseconds since the epoch (UTC)."""
+    if isinstance(values, pd.DatetimeIndex):
+        return values.as_unit("ns").asi8
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M":
+        return arr.astype("M8[ns]").view(np.int64)
+    return pd.DatetimeIndex(arr).as_unit("ns").asi8
+
+
+def _in_hours(
+    start: np.ndarray, hours: tuple[float, float], tz: str | None, u: np.ndarray
+) -> np.ndarray:
+    """Move each start to a random time of the hour window ``[a, b)`` (local time) of its day."""
+    a, b = hours
+    length = (b - a) % 24 or 24.0
+    local = start
+    if tz is not None:
+        idx = pd.DatetimeIndex(start.view("M8[ns]")).tz_localize("UTC").tz_convert(tz)
+        local = idx.tz_localize(None).asi8
+    day = local - np.mod(local, _DAY_NS)
+    out = day + int(a * _HOUR_NS) + np.floor(u * length * _HOUR_NS).astype(np.int64)
+    if tz is not None:
+        idx = pd.DatetimeIndex(out.view("M8[ns]")).tz_localize(
+            tz, ambiguous=np.zeros(len(out), dtype=bool), nonexistent="shift_forward"
+        )
+        out = idx.as_unit("ns").asi8
+    return out
+
+
+def _codes_in(vals: np.ndarray, dom: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Codes of ``vals`` in the domain ``dom``, which grows by the values it lacks."""
+    idx = pd.Index(dom).get_indexer(vals) if len(dom) else np.full(len(vals), -1)
+    if (idx < 0).any():
+        dom = [*dom, *pd.unique(np.asarray(vals, dtype=object)[idx < 0]).tolist()]
+        idx = pd.Index(dom).get_indexer(vals)
+    return np.asarray(idx, dtype=np.int64), dom
+
+
+def _concat(
+    parts: list[_Batch], *, helpers: bool = True, text: frozenset[str] | set[str] = frozenset()
+) -> _Batch:
+    """Rows of several batches in one (category codes mapped to one domain per column).
+
+    ``helpers=False`` leaves out the engine's helper values (``__gap__...``). Columns in
+    ``text`` that have category codes keep only the codes (their values are None): for
+    the final assembly, which reads text columns from their codes (joining millions of
+    Python strings costs more than the rest of the join).
+    """
+    parts = [p for p in parts if p.n] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    out = _Batch(sum(p.n for p in parts))
+    for k in parts[0].values:
+        if not all(k in p.values for p in parts) or (not helpers and k.startswith("__")):
+            continue
+        vs = [p.values[k] for p in parts]
+        first = vs[0]
+        if k in text and all(k in p.codes for p in parts):
+            out.values[k] = None
+        elif isinstance(first, pd.DatetimeIndex) or (
+            isinstance(first, np.ndarray) and first.dtype.kind == "M"
+        ):
+            out.values[k] = _dt_values(
+                np.concatenate([_ns(v) for v in vs]), getattr(first, "tz", None)
+            )
+        else:
+            arrs = [np.asarray(v) for v in vs]
+            if len({a.dtype for a in arrs}) > 1 and any(a.dtype == object for a in arrs):
+                arrs = [a.astype(object) for a in arrs]
+            out.values[k] = np.concatenate(arrs)
+        if all(k in p.codes for p in parts):
+            dom = parts[0].codes[k][1]
+            codes = [parts[0].codes[k][0]]
+            for p in parts[1:]:
+                c, d = p.codes[k]
+                if d is dom or list(d) == list(dom):
+                    codes.append(c)
+                else:
+                    remap, dom = _codes_in(np.asarray(d, dtype=object), list(dom))
+                    codes.append(remap[c])
+            out.codes[k] = (np.concatenate(codes), list(dom))
+    keys = [k for k in parts[0].meta if all(k in p.meta for p in parts)]
+    out.meta = {k: np.concatenate([p.meta[k] for p in parts]) for k in keys}
+    return out
+
+
 def _array(values: list[Any], kind: str) -> np.ndarray:
     if kind == "int":
         return np.asarray(values, dtype=np.int64)

@@ -68,9 +68,85 @@ dropped from the output), ``null_rate`` (share of values blanked at the end),
 ``semantic_type`` (override the type reported by :func:`spec_columns_summary`)
 and ``description``.
 
+Injected patterns (``inject``): a list of temporal patterns, each making
+*episodes*: several rows of one entity that belong together in time (a burst of
+card-testing payments, a port scan, beaconing). An episode's rows are made like
+the entity's other rows, in spec order, with these differences: the entity column
+is the episode's entity (so every ``per``-entity attribute is the entity's own),
+the time column holds the episode's times, the columns under ``set`` are replaced,
+and the columns under ``label`` are set. Everything computed from a replaced
+column is computed from the new value (a lookup, an ``expr`` such as
+``hour(timestamp) < 6``, a distribution whose parameters use it, a label rule).
+The rows of all episodes count towards ``n_rows`` and are sorted with the others
+(``order_by`` defaults to ``[entity, time]`` of the first pattern). Keys:
+
+* ``name`` (unique; default ``pattern<i>``) and ``description``;
+* ``entity``: an ``entity`` column; ``time``: a ``datetime`` or ``event_time``
+  column (either may be left out when the spec has only one such column);
+* how many episodes: ``entities`` (the share of the entity column's ``count`` that
+  gets episodes, e.g. ``0.01``; exactly that many entities, picked at random) with
+  ``episodes`` (episodes per picked entity, default 1), **or** ``rate`` (expected
+  episodes per output row; each picks an entity in proportion to its activity);
+* ``events``: rows per episode, an integer or a numeric distribution
+  (``{distribution: integer, low: 3, high: 10}``, ``{distribution: poisson, lam: 5,
+  min: 2}``); values below 1 count as 1;
+* ``gap``: time between consecutive events: a number (the mean of exponential gaps,
+  in seconds), or ``{scale: 30, unit: s}`` (exponential gaps, ``rate`` works too),
+  or any numeric distribution with a ``unit``, e.g. near-periodic gaps
+  ``{distribution: normal, mean: 300, std: 3, min: 0, unit: s}`` (default:
+  exponential, mean 60 s; negative gaps count as 0);
+* ``at``: where the first event falls: ``within: entity`` (default: uniformly
+  between the entity's first and last ordinary row; the whole table's span for an
+  entity with fewer than two) or ``within: table``; ``hours: [a, b]`` moves the start
+  to a random time between ``a`` and ``b`` o'clock (local time of the column's
+  ``tz``; ``[22, 4]`` wraps past midnight) on the same day. Episodes on a
+  ``datetime`` column are shifted back so they end before its ``end``; the time
+  column's own shape (``hour_weights``, the entity's rate) does not apply to them;
+* ``set``: ``column: value`` for drawn or derived columns: a constant (checked
+  against the column's kind, categories and bounds) or a distribution mapping
+  (any of ``normal`` ... ``uuid`` except ``entity``, ``sequence``,
+  ``event_time``; parameters may use columns above the one set); a numeric
+  distribution inherits the column's ``min``/``max``/``bounds``/``decimals`` unless
+  it gives its own; ``per: episode`` draws one value per episode (one target IP
+  per port scan). The entity column, per-entity attributes, label columns, the
+  time column and sequences cannot be set;
+* ``label``: ``column: constant`` for label or derived columns of the spec
+  (``is_fraud: true``), or a **new** column (``fraud_pattern: burst``), added to the
+  output after the spec's columns with a default on the other rows: ``false``,
+  ``"none"`` or ``0`` by the value's kind, or ``{value: burst, default: normal}``;
+  patterns may share a new column (same kind, one default);
+* ``skip_rules``: rule names (or ``all``) that do not apply to the pattern's rows.
+  Every other rule holds on them too: a numeric ``set`` distribution is truncated by
+  the same bounds, and an episode breaking a rule is made again as a whole
+  (``max_rounds`` times at most; then the error names the pattern and the rule, or
+  with ``on_failure: warn`` a warning says so and those episodes are left out);
+* ``max_share`` (default 0.05): the largest share of the output rows the pattern's
+  episodes may take. In a small table the episodes that do not fit are left out
+  (whole episodes, picked at random), so fewer entities than ``entities`` asks for
+  get one.
+
+With ``conditions``, a pattern whose ``set``/``label`` values cannot match a
+condition (or whose time column is conditioned) is left out; otherwise its rows
+obey the conditions too (a condition on the entity column keeps that entity's
+episodes only). A label that only patterns set cannot be conditioned on.
+
+Example of a pattern::
+
+    inject:
+      - name: card_testing
+        entity: customer
+        time: timestamp
+        entities: 0.01
+        events: {distribution: integer, low: 3, high: 10}
+        gap: {scale: 3, unit: min}
+        set:
+          merchant: online_shop
+          amount: {distribution: uniform, low: 1, high: 5, decimals: 2}
+        label: {is_fraud: true, fraud_pattern: burst}
+
 Top-level keys: ``name``, ``description``, ``locale`` (default Faker locale),
-``columns`` (required), ``rules``, ``order_by`` (list of columns to sort the
-output by), ``max_rounds`` (default 25) and ``on_failure`` (``raise`` or
+``columns`` (required), ``rules``, ``inject``, ``order_by`` (list of columns to
+sort the output by), ``max_rounds`` (default 25) and ``on_failure`` (``raise`` or
 ``warn``).
 """
 
@@ -100,6 +176,8 @@ __all__ = [
     "DISTRIBUTIONS",
     "ColumnDef",
     "ColumnSummary",
+    "Draw",
+    "InjectDef",
     "Param",
     "RuleDef",
     "RuleSpec",
@@ -149,8 +227,28 @@ _TOP_KEYS = (
     "order_by",
     "max_rounds",
     "on_failure",
+    "inject",
 )
 _RULE_KEYS = ("name", "check", "when", "description")
+_INJECT_KEYS = (
+    "name",
+    "description",
+    "entity",
+    "time",
+    "entities",
+    "rate",
+    "episodes",
+    "events",
+    "gap",
+    "at",
+    "set",
+    "label",
+    "skip_rules",
+    "max_share",
+)
+#: distributions a pattern's ``set`` may draw from
+_SET_DISTRIBUTIONS = (*_NUMERIC_DRAWN, "bernoulli", "categorical", "faker", "datetime", "uuid")
+DEFAULT_MAX_SHARE = 0.05
 SEMANTIC_TYPES = (
     "numerical",
     "categorical",
@@ -398,6 +496,86 @@ class RuleDef:
 
 
 @dataclass
+class Draw:
+    """A value of an injected pattern: a constant, or a draw from a distribution.
+
+    Attributes:
+        value: the constant (when ``column`` is None).
+        column: the distribution, as a drawn :class:`ColumnDef` (named after the
+            column it sets, or ``events``/``episodes``/``gap``).
+        per_episode: draw once per episode and repeat it on the episode's rows.
+
+    Example:
+        >>> Draw(value="online").is_constant
+        True
+    """
+
+    value: Any = None
+    column: ColumnDef | None = None
+    per_episode: bool = False
+
+    @property
+    def is_constant(self) -> bool:
+        """Whether this is a constant (no distribution)."""
+        return self.column is None
+
+
+@dataclass
+class InjectDef:
+    """One injected temporal pattern (an entry of the spec's ``inject`` list).
+
+    Attributes:
+        name: the pattern name.
+        path: field path in the spec (``"inject[0]"``).
+        entity: the entity column whose entities get episodes.
+        time: the datetime/event_time column the episode's events are placed on.
+        entities: share of the entities that get episodes (or None, see ``rate``).
+        rate: expected episodes per output row (or None, see ``entities``).
+        episodes: episodes per affected entity (with ``entities``).
+        events: events (rows) per episode, at least 1.
+        gap: time between consecutive events of an episode, in ``gap_unit``.
+        gap_unit: unit of ``gap`` (a key of ``UNITS``).
+        hours: optional window ``(start, end)`` of local hours the episode starts in.
+        within: ``"entity"`` (the entity's own time span) or ``"table"``.
+        assign: column -> value set on the episode's rows (``set`` and ``label``).
+        labels: the columns of ``assign`` that came from ``label``.
+        skip_rules: names of the rules not enforced on the episode's rows.
+        max_share: the largest share of the output rows this pattern may take.
+        description: free text.
+
+    Example:
+        >>> spec = load_spec({"columns": {
+        ...     "user": {"distribution": "entity", "count": 10},
+        ...     "t": {"distribution": "datetime", "start": "2024-01-01", "end": "2024-02-01"}},
+        ...     "inject": [{"name": "burst", "entities": 0.2, "events": 3,
+        ...                 "label": {"kind": "burst"}}]})
+        >>> p = spec.inject[0]
+        >>> p.entity, p.time, p.events.value, p.assign["kind"].value
+        ('user', 't', 3, 'burst')
+        >>> spec.output_columns
+        ['user', 't', 'kind']
+    """
+
+    name: str
+    path: str
+    entity: str
+    time: str
+    entities: float | None = None
+    rate: float | None = None
+    episodes: Draw = field(default_factory=lambda: Draw(value=1))
+    events: Draw = field(default_factory=lambda: Draw(value=1))
+    gap: Draw = field(default_factory=lambda: Draw(value=60.0))
+    gap_unit: str = "s"
+    hours: tuple[float, float] | None = None
+    within: str = "entity"
+    assign: dict[str, Draw] = field(default_factory=dict)
+    labels: frozenset[str] = frozenset()
+    skip_rules: frozenset[str] = frozenset()
+    max_share: float = DEFAULT_MAX_SHARE
+    description: str | None = None
+
+
+@dataclass
 class RuleSpec:
     """A validated rule-based spec; build it with :func:`load_spec`.
 
@@ -408,6 +586,7 @@ class RuleSpec:
         description: free text.
         locale: default Faker locale.
         order_by: columns to sort the output by.
+        inject: the injected temporal patterns (see the module docs).
         max_rounds: resampling rounds for rows that break a rule.
         on_failure: ``"raise"`` (SpecError) or ``"warn"`` (return fewer rows).
         source: the file name the spec came from, if any.
@@ -428,6 +607,7 @@ class RuleSpec:
     description: str | None = None
     locale: str = "en_US"
     order_by: list[str] = field(default_factory=list)
+    inject: list[InjectDef] = field(default_factory=list)
     max_rounds: int = DEFAULT_MAX_ROUNDS
     on_failure: str = "raise"
     source: str | None = None
@@ -811,13 +991,14 @@ class _Validator:
         self.lines = lines
         self.source = source
         self.problems: list[Problem] = []
+        self.context = ""  # appended to the place of each problem (names the pattern)
 
     # helpers
     def where(self, path: str) -> str:
         return _where(self.source, self.lines, path)
 
     def add(self, path: str, expected: str, found: str, fix: str) -> None:
-        self.problems.append(Problem(self.where(path), expected, found, fix))
+        self.problems.append(Problem(self.where(path) + self.context, expected, found, fix))
 
     def unknown_keys(self, path: str, d: Mapping[str, Any], allowed: Any, what: str) -> None:
         for k in d:
@@ -1000,9 +1181,12 @@ class _Validator:
 
         columns = self.columns(data.get("columns"), locale)
         rules = self.rules(data.get("rules"), columns)
+        inject = self.inject(data.get("inject"), columns, rules, locale)
         order_by = self.order_by(data.get("order_by"), columns)
+        if inject and not order_by and "order_by" not in data:
+            order_by = [inject[0].entity, inject[0].time]
         if not self.problems:
-            self.constructive(columns, rules)
+            self.constructive(columns, rules, inject)
         if self.problems:
             raise SpecError(self.problems)
         return RuleSpec(
@@ -1012,6 +1196,7 @@ class _Validator:
             description=desc if isinstance(desc, str) else None,
             locale=locale,
             order_by=order_by,
+            inject=inject,
             max_rounds=max_rounds,
             on_failure=on_failure,
             source=self.source,
@@ -1799,6 +1984,676 @@ class _Validator:
             out.append(rule)
         return out
 
+    # injected patterns
+    def inject(
+        self, raw: Any, cols: list[ColumnDef], rules: list[RuleDef], locale: str
+    ) -> list[InjectDef]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.add(
+                "inject",
+                "a list of patterns",
+                repr(raw),
+                "write each pattern as '- name: ...' under 'inject:'",
+            )
+            return []
+        index = {c.name: i for i, c in enumerate(cols)}
+        new: dict[str, dict[str, Any]] = {}  # label columns that only patterns set
+        out: list[InjectDef] = []
+        seen: set[str] = set()
+        for i, body in enumerate(raw):
+            path = f"inject[{i}]"
+            if not isinstance(body, Mapping):
+                self.add(
+                    path,
+                    "a mapping with the pattern's name, entities, events, set and label",
+                    repr(body),
+                    "see the 'inject' section of the spec reference",
+                )
+                continue
+            name = body.get("name", f"pattern{i}")
+            if not isinstance(name, str) or not name:
+                self.add(f"{path}.name", "a non-empty string", repr(name), "name the pattern")
+                name = f"pattern{i}"
+            elif name in seen:
+                self.add(f"{path}.name", "a name used once", repr(name), "rename one pattern")
+            seen.add(name)
+            self.context = f" (pattern {name!r})"
+            try:
+                p = self.pattern(path, name, body, cols, index, rules, locale, new)
+            finally:
+                self.context = ""
+            if p is not None:
+                out.append(p)
+        for col_name, info in new.items():
+            cols.append(_injected_column(col_name, info))
+        return out
+
+    def pattern(
+        self,
+        path: str,
+        name: str,
+        body: Mapping[str, Any],
+        cols: list[ColumnDef],
+        index: dict[str, int],
+        rules: list[RuleDef],
+        locale: str,
+        new: dict[str, dict[str, Any]],
+    ) -> InjectDef | None:
+        self.unknown_keys(path, body, _INJECT_KEYS, "pattern")
+        n_before = len(self.problems)
+        entity = self.pattern_column(
+            path,
+            body,
+            "entity",
+            cols,
+            index,
+            ("entity",),
+            "an entity column (distribution: entity)",
+        )
+        time = self.pattern_column(
+            path,
+            body,
+            "time",
+            cols,
+            index,
+            ("datetime", "event_time"),
+            "a datetime or event_time column",
+        )
+        p = InjectDef(name=name, path=path, entity=entity or "", time=time or "")
+        d = body.get("description")
+        p.description = d if isinstance(d, str) else None
+        # how many episodes
+        given = [k for k in ("entities", "rate") if k in body]
+        if len(given) != 1:
+            self.add(
+                path,
+                "exactly one of 'entities' (the share of entities with episodes) or 'rate' "
+                "(episodes per output row)",
+                "none of them" if not given else "both",
+                "e.g. entities: 0.01",
+            )
+        if "entities" in body:
+            v = body["entities"]
+            if not _is_num(v) or not 0 <= v <= 1:
+                self.add(
+                    f"{path}.entities",
+                    "the share of entities with episodes, a number between 0 and 1",
+                    repr(v),
+                    "e.g. entities: 0.01 (1 % of the entities)",
+                )
+            else:
+                p.entities = float(v)
+        if "rate" in body:
+            v = body["rate"]
+            if not _is_num(v) or v < 0:
+                self.add(
+                    f"{path}.rate",
+                    "expected episodes per output row, a number >= 0",
+                    repr(v),
+                    "e.g. rate: 1.0e-5 (about 10 episodes per million rows)",
+                )
+            else:
+                p.rate = float(v)
+        if "episodes" in body:
+            if "rate" in body:
+                self.add(
+                    f"{path}.episodes",
+                    "'episodes' only with 'entities' (episodes per affected entity)",
+                    "'episodes' with 'rate'",
+                    "remove 'episodes' (with 'rate' each episode picks its own entity)",
+                )
+            else:
+                p.episodes = self.count_draw(f"{path}.episodes", body["episodes"], 0, locale)
+        if "events" not in body:
+            self.add(
+                path,
+                "'events': the number of events (rows) of each episode",
+                "no 'events'",
+                "e.g. events: {distribution: integer, low: 3, high: 10}",
+            )
+        else:
+            p.events = self.count_draw(f"{path}.events", body["events"], 1, locale)
+        if "gap" in body:
+            p.gap, p.gap_unit = self.gap_draw(f"{path}.gap", body["gap"], locale)
+        else:
+            p.gap = Draw(column=self.exp_gap(f"{path}.gap", 60.0, locale))
+        if "at" in body:
+            self.pattern_at(p, body["at"])
+        ms = body.get("max_share", DEFAULT_MAX_SHARE)
+        if not _is_num(ms) or not 0 < ms <= 1:
+            self.add(
+                f"{path}.max_share",
+                "the largest share of the output rows the pattern may take, in (0, 1]",
+                repr(ms),
+                "e.g. max_share: 0.05",
+            )
+        else:
+            p.max_share = float(ms)
+        p.skip_rules = self.skip_rules(f"{path}.skip_rules", body.get("skip_rules"), rules)
+        # what the episode's rows get
+        tcol = cols[index[time]] if time in index else None
+        for key in ("set", "label"):
+            raw = body.get(key)
+            if raw is None:
+                continue
+            if not isinstance(raw, Mapping) or not raw:
+                self.add(
+                    f"{path}.{key}",
+                    "a mapping column -> value",
+                    repr(raw),
+                    "e.g. set: {channel: online}"
+                    if key == "set"
+                    else "e.g. label: {is_fraud: true}",
+                )
+                continue
+            for col_name, v in raw.items():
+                fpath = f"{path}.{key}.{col_name}"
+                if col_name in p.assign:
+                    self.add(
+                        fpath,
+                        "each column either in 'set' or in 'label'",
+                        "both",
+                        "keep one of them",
+                    )
+                    continue
+                if key == "set":
+                    dv = self.set_value(fpath, col_name, v, cols, index, tcol, locale)
+                else:
+                    dv = self.label_value(fpath, name, col_name, v, cols, index, new)
+                if dv is not None:
+                    p.assign[col_name] = dv
+        p.labels = frozenset(str(k) for k in (body.get("label") or {}))
+        if len(self.problems) > n_before:
+            return None
+        return p
+
+    def pattern_column(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        key: str,
+        cols: list[ColumnDef],
+        index: dict[str, int],
+        dists: tuple[str, ...],
+        what: str,
+    ) -> str | None:
+        ok = [c.name for c in cols if c.kind == "draw" and c.distribution in dists and not c.per]
+        listed = ", ".join(map(repr, ok)) or "none"
+        if key not in body:
+            if len(ok) == 1:
+                return ok[0]
+            self.add(
+                path,
+                f"'{key}': {what}",
+                f"no '{key}' and {len(ok)} candidate columns ({listed})",
+                f"add '{key}: <column>'"
+                + ("" if ok else f" after defining {what} under 'columns'"),
+            )
+            return None
+        v = body[key]
+        if isinstance(v, str) and v in ok:
+            return v
+        if isinstance(v, str) and v in index:
+            c = cols[index[v]]
+            kind = (
+                f"a column drawn per {c.per!r}" if c.per else f"a {c.distribution or c.kind} column"
+            )
+            found = f"{v!r}, {kind}"
+        else:
+            found = repr(v) + ("" if isinstance(v, str) else " (not a column name)")
+        self.add(
+            f"{path}.{key}",
+            f"{what}: one of {listed}",
+            found,
+            _suggest(v, ok) if isinstance(v, str) and v not in index else f"use one of {listed}",
+        )
+        return None
+
+    def pattern_draw(self, path: str, name: str, raw: Mapping[str, Any], locale: str) -> ColumnDef:
+        """A distribution of a pattern, validated like a drawn column."""
+        col = ColumnDef(name=name, kind="draw", path=path)
+        for k in ("per", "hidden", "null_rate", "semantic_type", "description"):
+            if k in raw:
+                self.add(
+                    f"{path}.{k}",
+                    "distribution settings only (this is a value of a pattern)",
+                    f"the column setting {k!r}",
+                    "remove it" + (" (or write per: episode under 'set')" if k == "per" else ""),
+                )
+        body = {k: v for k, v in raw.items() if k not in _COMMON_KEYS}
+        self.drawn(col, body, locale)
+        return col
+
+    def literal_only(self, path: str, col: ColumnDef) -> bool:
+        if col.references():
+            self.add(
+                path,
+                "numbers for the parameters (they are drawn before the episode's rows exist)",
+                "a reference to " + ", ".join(map(repr, sorted(col.references()))),
+                "use plain numbers",
+            )
+            return False
+        return True
+
+    def count_draw(self, path: str, raw: Any, minimum: int, locale: str) -> Draw:
+        if _is_int(raw):
+            if raw < minimum:
+                self.add(path, f"an integer >= {minimum}", repr(raw), f"use {minimum} or more")
+            return Draw(value=int(raw))
+        if not isinstance(raw, Mapping) or "distribution" not in raw:
+            self.add(
+                path,
+                f"an integer >= {minimum} or a distribution (with 'distribution:')",
+                repr(raw),
+                "e.g. {distribution: integer, low: 3, high: 10} or "
+                "{distribution: poisson, lam: 5, min: 1}",
+            )
+            return Draw(value=minimum)
+        dist = raw.get("distribution")
+        if dist not in _NUMERIC_DRAWN:
+            self.add(
+                f"{path}.distribution",
+                "a numeric distribution: " + ", ".join(_NUMERIC_DRAWN),
+                repr(dist),
+                _suggest(dist, _NUMERIC_DRAWN),
+            )
+            return Draw(value=minimum)
+        col = self.pattern_draw(path, path.rsplit(".", 1)[-1], raw, locale)
+        self.literal_only(path, col)
+        col.value_kind = "int"
+        return Draw(column=col)
+
+    def gap_draw(self, path: str, raw: Any, locale: str) -> tuple[Draw, str]:
+        if _is_num(raw):
+            if raw < 0:
+                self.add(path, "a gap >= 0 (seconds)", repr(raw), "use a non-negative number")
+            return Draw(column=self.exp_gap(path, float(raw), locale)), "s"
+        if not isinstance(raw, Mapping):
+            self.add(
+                path,
+                "the mean gap in seconds, or a mapping such as {scale: 30, unit: s}",
+                repr(raw),
+                "e.g. gap: {scale: 30, unit: s} (exponential gaps with a mean of 30 s)",
+            )
+            return Draw(value=60.0), "s"
+        unit = raw.get("unit", "s")
+        if unit not in UNITS:
+            self.add(
+                f"{path}.unit", "one of " + ", ".join(UNITS), repr(unit), _suggest(unit, UNITS)
+            )
+            unit = "s"
+        body = {k: v for k, v in raw.items() if k != "unit"}
+        body.setdefault("distribution", "exponential")
+        dist = body["distribution"]
+        if dist not in _NUMERIC_DRAWN:
+            self.add(
+                f"{path}.distribution",
+                "a numeric distribution: " + ", ".join(_NUMERIC_DRAWN),
+                repr(dist),
+                _suggest(dist, _NUMERIC_DRAWN),
+            )
+            return Draw(value=60.0), "s"
+        col = self.pattern_draw(path, "gap", body, locale)
+        self.literal_only(path, col)
+        col.value_kind = "float"
+        return Draw(column=col), unit
+
+    def exp_gap(self, path: str, scale: float, locale: str) -> ColumnDef:
+        col = ColumnDef(name="gap", kind="draw", path=path, distribution="exponential")
+        col.params["scale"] = Param(value=max(scale, 1e-300))
+        col.value_kind = "float"
+        return col
+
+    def pattern_at(self, p: InjectDef, raw: Any) -> None:
+        path = f"{p.path}.at"
+        if not isinstance(raw, Mapping):
+            self.add(
+                path,
+                "a mapping with 'hours: [start, end]' and/or 'within: entity|table'",
+                repr(raw),
+                "e.g. at: {hours: [0, 5]} (episodes start between midnight and 5 am)",
+            )
+            return
+        self.unknown_keys(path, raw, ("hours", "within"), "'at'")
+        within = raw.get("within", "entity")
+        if within not in ("entity", "table"):
+            self.add(
+                f"{path}.within",
+                "'entity' (inside the entity's own time span) or 'table' (the whole table's)",
+                repr(within),
+                "use entity or table",
+            )
+        else:
+            p.within = within
+        if "hours" in raw:
+            h = raw["hours"]
+            if (
+                not isinstance(h, (list, tuple))
+                or len(h) != 2
+                or not all(_is_num(x) and 0 <= x <= 24 for x in h)
+                or h[0] == h[1]
+            ):
+                self.add(
+                    f"{path}.hours",
+                    "[start, end]: two different hours of the day in [0, 24] (start > end wraps "
+                    "past midnight)",
+                    repr(h),
+                    "e.g. hours: [22, 5]",
+                )
+            else:
+                p.hours = (float(h[0]), float(h[1]))
+
+    def skip_rules(self, path: str, raw: Any, rules: list[RuleDef]) -> frozenset[str]:
+        if raw is None:
+            return frozenset()
+        names = [r.name for r in rules]
+        if raw == "all":
+            return frozenset(names)
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            self.add(
+                path,
+                "a list of rule names (or 'all')",
+                repr(raw),
+                "e.g. skip_rules: [positive_amount]",
+            )
+            return frozenset()
+        for j, x in enumerate(raw):
+            if x not in names:
+                self.add(
+                    f"{path}[{j}]",
+                    "the name of a rule: " + (", ".join(map(repr, names)) or "(the spec has none)"),
+                    repr(x),
+                    _suggest(x, names),
+                )
+        return frozenset(raw)
+
+    def set_value(
+        self,
+        path: str,
+        name: Any,
+        raw: Any,
+        cols: list[ColumnDef],
+        index: dict[str, int],
+        tcol: ColumnDef | None,
+        locale: str,
+    ) -> Draw | None:
+        if name not in index:
+            self.add(
+                path,
+                "a column of the spec",
+                f"unknown column {name!r}",
+                _suggest(name, index) + " (new columns go under 'label')",
+            )
+            return None
+        c = cols[index[name]]
+        why = None
+        if c.distribution == "entity":
+            why = ("an entity column", "episodes belong to the entity the pattern picks")
+        elif c.per is not None:
+            why = (
+                f"an attribute drawn per {c.per!r}",
+                f"episode rows keep the attributes of their {c.per}",
+            )
+        elif c.kind == "label":
+            why = ("a label column", f"put {name} under 'label'")
+        elif c.distribution in ("sequence", "event_time") or (tcol is not None and c is tcol):
+            why = (
+                "the pattern's time column" if c is tcol else f"a {c.distribution} column",
+                "the pattern places its events with 'gap' and 'at'",
+            )
+        if why is not None:
+            self.add(path, "a column the pattern may set", f"{name!r}, {why[0]}", why[1])
+            return None
+        if not isinstance(raw, Mapping):
+            v = self.constant_for(path, c, raw)
+            return None if v is _BAD else Draw(value=v)
+        body = dict(raw)
+        per = body.pop("per", None)
+        if per not in (None, "episode"):
+            self.add(
+                f"{path}.per",
+                "'episode' (one value per episode)",
+                repr(per),
+                "write per: episode, or remove 'per'",
+            )
+        if "distribution" not in body:
+            self.add(
+                path,
+                "a constant, or a distribution (a mapping with 'distribution:')",
+                repr(dict(raw)),
+                "e.g. {distribution: uniform, low: 1, high: 5}",
+            )
+            return None
+        dist = body["distribution"]
+        if dist not in _SET_DISTRIBUTIONS:
+            self.add(
+                f"{path}.distribution",
+                "one of " + ", ".join(_SET_DISTRIBUTIONS),
+                repr(dist),
+                _suggest(dist, _SET_DISTRIBUTIONS),
+            )
+            return None
+        # inherit the column's own bounds and format unless the pattern gives its own
+        if dist in _NUMERIC_DRAWN and c.kind == "draw" and c.distribution in _NUMERIC_DRAWN:
+            own = self.raw_column(c)
+            for k in ("min", "max", "bounds"):
+                if k not in body and k in own:
+                    body[k] = own[k]
+        if dist in _NUMERIC_DRAWN and "decimals" not in body and c.decimals is not None:
+            body["decimals"] = c.decimals
+        n_before = len(self.problems)
+        d = self.pattern_draw(path, str(name), body, locale)
+        if len(self.problems) > n_before:
+            return None
+        # references: columns computed before this one
+        pos = index[name]
+        for n in sorted(d.references()):
+            if n not in index:
+                self.add(
+                    path,
+                    f"names of columns defined above {name!r}",
+                    f"unknown name {n!r}",
+                    _suggest(n, [x for x in index if index[x] < pos]),
+                )
+            elif index[n] >= pos:
+                self.add(
+                    path,
+                    f"only columns defined above {name!r}",
+                    f"a reference to {n!r}",
+                    "move the column up, or use a column above " + repr(name),
+                )
+            elif cols[index[n]].stage > c.stage:
+                self.add(
+                    path,
+                    f"columns available when {name!r} is computed",
+                    f"a reference to {n!r} (computed from event times or a sequence)",
+                    "use row-level columns",
+                )
+        # kinds and values
+        kind = c.value_kind
+        bad = None
+        if dist in _NUMERIC_DRAWN:
+            if kind not in ("int", "float", "unknown"):
+                bad = f"a number distribution ({dist}) for a {kind} column"
+            elif kind in ("int", "float"):
+                d.value_kind = kind
+        elif dist == "categorical":
+            for v in d.options.get("categories") or []:
+                self.constant_for(f"{path}.categories", c, v)
+        elif dist == "datetime":
+            if kind != "datetime":
+                bad = f"a datetime distribution for a {kind} column"
+            elif d.options.get("tz") != c.options.get("tz"):
+                bad = f"time zone {d.options.get('tz')!r}, the column has {c.options.get('tz')!r}"
+        elif kind not in (d.value_kind, "unknown"):
+            bad = f"{dist} values ({d.value_kind}) for a {kind} column"
+        if bad is not None:
+            self.add(path, f"values of the kind of {name!r}", bad, "draw values of that kind")
+        if len(self.problems) > n_before:
+            return None
+        return Draw(column=d, per_episode=per == "episode")
+
+    def raw_column(self, c: ColumnDef) -> Mapping[str, Any]:
+        raw = (self.data.get("columns") or {}).get(c.name)
+        return raw if isinstance(raw, Mapping) else {}
+
+    def constant_for(self, path: str, c: ColumnDef, v: Any) -> Any:
+        """Check a constant against a column's kind, categories and bounds; _BAD if wrong."""
+        kind = c.value_kind
+        dom = _domain(c)
+        if dom is not None:
+            if not any(v == x and isinstance(v, bool) == isinstance(x, bool) for x in dom):
+                shown = ", ".join(map(repr, dom[:20])) + (" ..." if len(dom) > 20 else "")
+                close = difflib.get_close_matches(str(v), [str(x) for x in dom], n=1)
+                self.add(
+                    path,
+                    f"a value of {c.name!r}: one of {shown}",
+                    repr(v),
+                    f"did you mean {close[0]!r}?" if close else "use one of the listed values",
+                )
+                return _BAD
+            return v
+        ok = {
+            "int": _is_int(v) or (_is_num(v) and float(v).is_integer()),
+            "float": _is_num(v),
+            "bool": isinstance(v, bool),
+            "str": isinstance(v, str),
+        }.get(kind)
+        if kind == "datetime":
+            ts = self.timestamp(path, v, c.options.get("tz"))
+            return _BAD if ts is None else ts
+        if ok is False:
+            self.add(
+                path,
+                f"a {kind} value (the kind of {c.name!r})",
+                repr(v),
+                f"give a {kind} value",
+            )
+            return _BAD
+        if kind == "unknown" and not isinstance(v, (str, int, float, bool)):
+            self.add(path, "a plain value (text, number, true/false)", repr(v), "fix the value")
+            return _BAD
+        if _is_num(v) and ((c.min is not None and v < c.min) or (c.max is not None and v > c.max)):
+            self.add(
+                path,
+                f"a value within the bounds of {c.name!r} [{c.min}, {c.max}]",
+                repr(v),
+                "use a value within the bounds",
+            )
+            return _BAD
+        return int(v) if kind == "int" else v
+
+    def label_value(
+        self,
+        path: str,
+        pattern: str,
+        name: Any,
+        raw: Any,
+        cols: list[ColumnDef],
+        index: dict[str, int],
+        new: dict[str, dict[str, Any]],
+    ) -> Draw | None:
+        if name in index:
+            c = cols[index[name]]
+            if c.kind not in ("label", "expr"):
+                self.add(
+                    path,
+                    "a label or derived (expr) column, or the name of a new column",
+                    f"{name!r}, a drawn column",
+                    f"put {name} under 'set'",
+                )
+                return None
+            if isinstance(raw, Mapping):
+                self.add(
+                    path,
+                    f"a constant ({name!r} is a column of the spec, so its other rows "
+                    "keep their own values)",
+                    repr(dict(raw)),
+                    "write the value only",
+                )
+                return None
+            v = self.constant_for(path, c, raw)
+            return None if v is _BAD else Draw(value=v)
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            self.add(
+                path,
+                "a column name usable in expressions (letters, digits, _; not a keyword)",
+                repr(name),
+                "rename it",
+            )
+            return None
+        if name.startswith("__"):
+            self.add(path, "a name not starting with '__'", repr(name), "rename it")
+            return None
+        default_given = isinstance(raw, Mapping)
+        if default_given:
+            self.unknown_keys(path, raw, ("value", "default"), "new label")
+            if "value" not in raw:
+                self.add(path, "a 'value'", "no 'value'", "e.g. {value: burst, default: none}")
+                return None
+            value, default = raw["value"], raw.get("default")
+        else:
+            value, default = raw, None
+        for what, v in (("value", value), ("default", default)):
+            plain = isinstance(v, (str, bool, int)) or (isinstance(v, float) and math.isfinite(v))
+            if (v is not None or what == "value") and not plain:
+                self.add(
+                    path, f"a plain {what} (text, number, true/false)", repr(v), "fix the value"
+                )
+                return None
+        kind = _value_kind(value)
+        if default is None:
+            default = {"bool": False, "str": "none", "int": 0, "float": 0.0}[kind]
+        elif _value_kind(default) != kind and {kind, _value_kind(default)} != {"int", "float"}:
+            self.add(
+                f"{path}.default",
+                f"a default of the kind of the value ({kind})",
+                repr(default),
+                "use a default of the same kind",
+            )
+            return None
+        info = new.get(name)
+        if info is None:
+            new[name] = {
+                "kind": kind,
+                "default": default,
+                "explicit": default_given and "default" in raw,
+                "values": [value],
+                "path": path,
+                "patterns": [pattern],
+            }
+        else:
+            kinds = {info["kind"], kind}
+            if len(kinds) > 1 and kinds != {"int", "float"}:
+                self.add(
+                    path,
+                    f"a {info['kind']} value, as in pattern {info['patterns'][0]!r}",
+                    repr(value),
+                    "give the new column values of one kind",
+                )
+                return None
+            if default_given and "default" in raw:
+                if info["explicit"] and info["default"] != default:
+                    self.add(
+                        f"{path}.default",
+                        f"the default given in pattern {info['patterns'][0]!r} "
+                        f"({info['default']!r})",
+                        repr(default),
+                        "give the same default (or one default only)",
+                    )
+                    return None
+                info.update(default=default, explicit=True)
+            if "float" in kinds:
+                info["kind"] = "float"
+            if value not in info["values"]:
+                info["values"].append(value)
+            info["patterns"].append(pattern)
+        return Draw(value=value)
+
     def order_by(self, raw: Any, cols: list[ColumnDef]) -> list[str]:
         if raw is None:
             return []
@@ -1826,8 +2681,22 @@ class _Validator:
         return out
 
     # rules enforced while drawing
-    def constructive(self, cols: list[ColumnDef], rules: list[RuleDef]) -> None:
+    def constructive(
+        self, cols: list[ColumnDef], rules: list[RuleDef], inject: list[InjectDef] | None = None
+    ) -> None:
         index = {c.name: i for i, c in enumerate(cols)}
+        # column name -> where its bounds go: (the drawn definition, position, stage, rules skipped)
+        targets: dict[str, list[tuple[ColumnDef, int, int, frozenset[str]]]] = {}
+        for i, c in enumerate(cols):
+            if c.kind == "draw" and c.distribution in _NUMERIC_DRAWN and c.per is None:
+                targets.setdefault(c.name, []).append((c, i, c.stage, frozenset()))
+        for p in inject or []:  # a pattern's numeric draws obey the same rules (unless skipped)
+            for name, d in p.assign.items():
+                if d.column is not None and d.column.distribution in _NUMERIC_DRAWN:
+                    t = cols[index[name]]
+                    targets.setdefault(name, []).append(
+                        (d.column, index[name], t.stage, p.skip_rules)
+                    )
         for ri, rule in enumerate(rules):
             body = rule.check.tree.body
             conjuncts = (
@@ -1837,22 +2706,41 @@ class _Validator:
             )
             for node in conjuncts:
                 for name, item in _constructive_items(node):
-                    if name not in index:
-                        continue
-                    c = cols[index[name]]
-                    if (
-                        c.kind != "draw"
-                        or c.distribution not in _NUMERIC_DRAWN
-                        or c.per is not None
-                    ):
-                        continue
-                    # the `when` must be computable when the column is drawn
-                    if rule.when is not None and any(
-                        n not in index or index[n] >= index[name] or cols[index[n]].stage > c.stage
-                        for n in rule.when.names
-                    ):
-                        continue
-                    c.constructive.append(_Construct(rule=ri, when=rule.when, **item))
+                    for dst, pos, stage, skip in targets.get(name, ()):
+                        if rule.name in skip:
+                            continue
+                        # the `when` must be computable when the column is drawn
+                        if rule.when is not None and any(
+                            n not in index or index[n] >= pos or cols[index[n]].stage > stage
+                            for n in rule.when.names
+                        ):
+                            continue
+                        dst.constructive.append(_Construct(rule=ri, when=rule.when, **item))
+
+
+_BAD = object()  # marks a constant that failed validation
+
+
+def _injected_column(name: str, info: dict[str, Any]) -> ColumnDef:
+    """The column of a label that only patterns set: a constant default on the other rows."""
+    kind, default = info["kind"], info["default"]
+    if kind == "float":
+        default = float(default)
+    col = ColumnDef(
+        name=name,
+        kind="expr",
+        path=info["path"],
+        expr=Param(expr=parse_expression(repr(default))),
+        value_kind=kind,
+    )
+    col.options["dtype"] = kind
+    col.options["injected"] = [default, *[v for v in info["values"] if v != default]]
+    col.description = (
+        "set on the rows of the injected pattern(s) "
+        + ", ".join(map(repr, dict.fromkeys(info["patterns"])))
+        + f"; {default!r} on the other rows"
+    )
+    return col
 
 
 def _constructive_items(node: ast.AST) -> list[tuple[str, dict[str, Any]]]:
@@ -2041,6 +2929,17 @@ def _summarise(spec: RuleSpec, c: ColumnDef) -> ColumnSummary:
     elif kind == "str" and c.expr is not None and c.expr.by is not None:
         vals = c.expr.literal_values()
         facts["categories"] = sorted({str(v) for v in vals})
+    elif kind == "str" and "injected" in c.options:
+        facts["categories"] = [str(v) for v in c.options["injected"]]
+    elif kind == "str" and c.expr is not None and c.expr.expr is not None:
+        leaves = _if_leaves(c.expr.expr.tree.body)
+        if leaves is not None and len(leaves) > 1:
+            facts["categories"] = leaves
+    if "categories" in facts and c.kind == "expr":  # values that patterns label rows with
+        for p in spec.inject:
+            d = p.assign.get(c.name)
+            if d is not None and d.is_constant and str(d.value) not in facts["categories"]:
+                facts["categories"].append(str(d.value))
     if kind == "unknown":
         kind = "str"
     if c.semantic_type is not None:
@@ -2057,6 +2956,16 @@ def _summarise(spec: RuleSpec, c: ColumnDef) -> ColumnSummary:
         facts=facts,
         description=c.description,
     )
+
+
+def _if_leaves(node: ast.AST) -> list[str] | None:
+    """The text constants of ``'a' if x else ('b' if y else 'c')``; None for anything else."""
+    if isinstance(node, ast.IfExp):
+        a, b = _if_leaves(node.body), _if_leaves(node.orelse)
+        return None if a is None or b is None else list(dict.fromkeys(a + b))
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    return None
 
 
 def _numeric_facts(spec: RuleSpec, c: ColumnDef) -> dict[str, Any]:
