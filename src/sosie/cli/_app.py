@@ -561,10 +561,8 @@ def _evaluate_and_write(
     max_rows=50_000,
     synthetic_path=None,
 ):
-    from ..card import build_card, write_card
     from ..evaluate import evaluate as run_evaluation
     from ..generators.base import Generator
-    from ..report import write_html
     from ..schema import TableSchema
 
     if generator is None and model_path is not None:
@@ -591,8 +589,17 @@ def _evaluate_and_write(
             max_rows=max_rows,
             generator_factory=factory,
         )
+    _write_evaluation(ev, out, generator, n_rows=len(synthetic), synthetic_path=synthetic_path)
+    return ev
+
+
+def _write_evaluation(ev, out: Path, generator, *, n_rows: int, synthetic_path) -> None:
+    """evaluation.json, report.html and the data card in ``out``; the summary on the console."""
+    from ..card import build_card, write_card
+    from ..report import write_html
+
     out.mkdir(parents=True, exist_ok=True)
-    card = build_card(generator, evaluation=ev, output=synthetic_path, n_rows=len(synthetic))
+    card = build_card(generator, evaluation=ev, output=synthetic_path, n_rows=n_rows)
     with _step(f"writing the report to {out}"):
         ev.to_json(out / "evaluation.json")
         write_html(ev, out / "report.html", card=card)
@@ -600,7 +607,6 @@ def _evaluate_and_write(
     _print_summary(ev)
     for name in ("report.html", "evaluation.json", "card.json", "card.md"):
         console.print(f"  {name + ':':<17}{out / name}", soft_wrap=True, markup=False)
-    return ev
 
 
 def _evaluate_sequences_and_write(
@@ -616,39 +622,18 @@ def _evaluate_sequences_and_write(
     seed,
     synthetic_path,
 ):
-    from ..card import build_card, write_card
     from ..evaluate import evaluate_sequences
-    from ..report import write_html
     from ..schema import infer_sequence_schema
 
     if generator is not None and getattr(generator, "modality", "table") == "sequence":
         schema = generator.sequence_schema_
-    else:
-        if entity is None:
-            raise SosieError(
-                str(
-                    Problem(
-                        "--entity",
-                        "the entity column of the event data",
-                        "none (and no event model given with --model)",
-                        "pass --entity <column> --time <column>",
-                    )
-                )
-            )
+    else:  # the caller passes --entity when there is no event model
         schema = infer_sequence_schema(real_train, entity=entity, time=time)
     with _step("evaluating sequences: lengths, gaps, dynamics, detection, utility"):
         ev = evaluate_sequences(
             real_train, real_holdout, synthetic, schema=schema, target=target, rng=seed
         )
-    out.mkdir(parents=True, exist_ok=True)
-    card = build_card(generator, evaluation=ev, output=synthetic_path, n_rows=len(synthetic))
-    with _step(f"writing the report to {out}"):
-        ev.to_json(out / "evaluation.json")
-        write_html(ev, out / "report.html", card=card)
-        write_card(card, out / "card")
-    _print_summary(ev)
-    for name in ("report.html", "evaluation.json", "card.json", "card.md"):
-        console.print(f"  {name + ':':<17}{out / name}", soft_wrap=True, markup=False)
+    _write_evaluation(ev, out, generator, n_rows=len(synthetic), synthetic_path=synthetic_path)
     return ev
 
 

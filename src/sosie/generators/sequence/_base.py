@@ -143,8 +143,7 @@ class SequenceGenerator(Generator):
         self.schema_ = schema.table
         self.column_order_ = [str(c) for c in data.columns if c in schema.columns]
         self.events_preprocessor_ = pre
-        self._fit_static(table, schema, static_seq)
-        context = self._context(table)
+        context = self._fit_static(table, schema, static_seq)
         self.max_length_ = int(lengths.max())
         self.n_entities_ = len(lengths)
         self._fit_events(X, offsets, context, times, as_generator(event_seq))
@@ -152,7 +151,8 @@ class SequenceGenerator(Generator):
         self.fit_seconds_ = _time.perf_counter() - t0
         return self
 
-    def _fit_static(self, table: pd.DataFrame, schema: SequenceSchema, seq: Any) -> None:
+    def _fit_static(self, table: pd.DataFrame, schema: SequenceSchema, seq: Any) -> np.ndarray:
+        """Fit the entity model and the context scaling; returns the entities' context."""
         from ..registry import make_generator
 
         specs = [schema.table[c] for c in (schema.entity, *schema.static)]
@@ -174,10 +174,12 @@ class SequenceGenerator(Generator):
             1 if k == "continuous" else int(c.n_categories or 2)
             for k, c in zip(kinds, model.preprocessor_.model_columns, strict=True)
         ]
+        return self._context(table, enc)
 
-    def _context(self, table: pd.DataFrame) -> np.ndarray:
-        """Entity rows -> standardised numbers and one-hot codes (float32)."""
-        enc = self.static_model_.preprocessor_.transform(table)
+    def _context(self, table: pd.DataFrame, enc: np.ndarray | None = None) -> np.ndarray:
+        """Entity rows (or their encoding) -> standardised numbers and one-hot codes (float32)."""
+        if enc is None:
+            enc = self.static_model_.preprocessor_.transform(table)
         parts = []
         for j, size in enumerate(self.context_sizes_):
             v = enc[:, j]
@@ -331,10 +333,8 @@ class SequenceGenerator(Generator):
                     )
                 X, owner = X[keep], owner[keep]
         pre = self.events_preprocessor_
-        for c in pre.model_columns:  # missing-value flags follow the values
-            if c.kind == "missing" and pre.encoders_[c.source].kind is not None:
-                j = pre.column_index(c.name)
-                X[:, j] = np.isnan(X[:, pre.column_index(c.source)]).astype("float64")
+        for j, source in self._implied_flags().items():  # missing-value flags follow the values
+            X[:, j] = np.isnan(X[:, source]).astype("float64")
         events = pre.inverse_transform(X, rng=as_generator(decode_seq))
         if s.time_kind == "numeric":  # times may run past the training window: no clipping
             enc = copy.copy(pre.encoders_[s.time])
@@ -343,6 +343,15 @@ class SequenceGenerator(Generator):
         statics = table.drop(columns=[LENGTH, START], errors="ignore").iloc[owner]
         out = pd.concat([statics.reset_index(drop=True), events.reset_index(drop=True)], axis=1)
         return out[[c for c in self._column_order() if c in out.columns]]
+
+    def _implied_flags(self) -> dict[int, int]:
+        """Missing-value flag columns implied by their value column (NaN): flag -> value index."""
+        pre = self.events_preprocessor_
+        return {
+            j: pre.column_index(c.source)
+            for j, c in enumerate(pre.model_columns)
+            if c.kind == "missing" and pre.encoders_[c.source].kind is not None
+        }
 
     def _column_order(self) -> list[str]:
         return list(self.column_order_)

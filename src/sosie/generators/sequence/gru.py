@@ -243,13 +243,8 @@ class SequenceGRUGenerator(SequenceGenerator):
     # -- columns <-> tokens --------------------------------------------------------------
     def _token_columns(self) -> list[int]:
         """Model columns that get tokens (value flags are implied by null tokens)."""
-        pre = self.events_preprocessor_
-        out = []
-        for j, c in enumerate(pre.model_columns):
-            if c.kind == "missing" and pre.encoders_[c.source].kind is not None:
-                continue
-            out.append(j)
-        return out
+        implied = self._implied_flags()
+        return [j for j in range(len(self.events_preprocessor_.model_columns)) if j not in implied]
 
     def _fit_tokenizers(self, X: np.ndarray, first: np.ndarray) -> None:
         pre = self.events_preprocessor_
