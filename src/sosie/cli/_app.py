@@ -728,6 +728,15 @@ def demo(
     _say(result["summary"])
 
 
+def _register_groups() -> None:
+    from ._images import images_app
+
+    app.add_typer(images_app, name="images")
+
+
+_register_groups()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sosie`` console script; returns the exit code.
 

@@ -2,7 +2,10 @@
 
 Tables go through :func:`evaluate`; event sequences (a
 :class:`~sosie.schema.SequenceSchema`) through :func:`evaluate_sequences`, whose
-per-entity features come from :func:`sequence_features`.
+per-entity features come from :func:`sequence_features`; images (an
+:class:`~sosie.images.ImageBatch`) through :func:`evaluate_images`, built on
+:class:`ImageClassifier`, :func:`frechet_distance`, :func:`precision_recall` and
+:func:`memorisation`.
 
 Example:
     >>> from sosie.datasets import load_adult
@@ -16,16 +19,32 @@ Example:
 
 from ._core import Evaluation, MetricResult, bootstrap_ci
 from ._evaluate import FAMILIES, evaluate, split_holdout
+from .image import (
+    IMAGE_METRICS,
+    ImageClassifier,
+    Memorisation,
+    evaluate_images,
+    frechet_distance,
+    memorisation,
+    precision_recall,
+)
 from .sequence import SEQUENCE_METRICS, evaluate_sequences, sequence_features
 
 __all__ = [
     "FAMILIES",
+    "IMAGE_METRICS",
     "SEQUENCE_METRICS",
     "Evaluation",
+    "ImageClassifier",
+    "Memorisation",
     "MetricResult",
     "bootstrap_ci",
     "evaluate",
+    "evaluate_images",
     "evaluate_sequences",
+    "frechet_distance",
+    "memorisation",
+    "precision_recall",
     "sequence_features",
     "split_holdout",
 ]

@@ -110,7 +110,7 @@ class Generator(ABC):
     """
 
     name: ClassVar[str] = ""
-    #: what one sample is: ``"table"`` rows, or ``"sequence"`` (entities with events)
+    #: what one sample is: ``"table"`` rows, ``"sequence"`` (entities with events) or ``"image"``
     modality: ClassVar[str] = "table"
     #: whether ``_sample`` honours conditions natively (else bounded rejection)
     native_conditions: ClassVar[bool] = True
@@ -527,7 +527,7 @@ class Generator(ABC):
             )
         try:
             self = klass(**manifest.get("params", {}))
-            self.schema_ = TableSchema.from_dict(manifest["schema"])
+            self.schema_ = klass._schema_from_dict(manifest["schema"])
             if state.get("preprocessor") is not None:
                 self.preprocessor_ = TablePreprocessor.from_state(state["preprocessor"])
             rng = manifest["rng"]
@@ -544,6 +544,11 @@ class Generator(ABC):
             ) from None
         self.manifest_ = manifest
         return self
+
+    @classmethod
+    def _schema_from_dict(cls, d: dict[str, Any]) -> Any:
+        """Rebuild ``schema_`` from the manifest (families of other modalities override)."""
+        return TableSchema.from_dict(d)
 
     def _parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The manifest and state that :meth:`save` writes (for nesting a model in another)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,18 @@ _SEQUENCE_BLURB = {
     "utility": "A sequence-level task: models trained on the per-sequence features of synthetic "
     "entities (TSTR), next to models trained on real entities (TRTR), tested on real entities.",
 }
+_IMAGE_BLURB = {
+    "fidelity": "How closely the synthetic images match the real training images in the "
+    "feature space of a small classifier trained on the real images: Fréchet distance, "
+    "precision (are the images realistic?), recall (is the real variety covered?) and the "
+    "class balance. Baselines: the same scores for a real holdout sample of the same size.",
+    "utility": "A classifier trained on the synthetic images (TSTR) next to the same classifier "
+    "trained on the real training images (TRTR), both tested on real holdout images; the chart "
+    "shows the recall of each class.",
+    "privacy": "Whether synthetic images copy training images: the nearest training image of "
+    "each synthetic image, in pixels and in classifier features, against the distances a real "
+    "holdout image (never seen by the generator) gets. The closest pairs are shown side by side.",
+}
 _MISSING = {
     "fidelity": "No fidelity metrics were computed.",
     "utility": "No utility metrics were computed (utility needs a target column).",
@@ -66,11 +79,27 @@ _HEADLINES = {
         "similarity of per-sequence features, 1 is best",
     ),
     "static_shapes": ("Static attributes", "similarity of the per-entity columns, 1 is best"),
+    "frechet_distance": (
+        "Fréchet distance",
+        "real vs synthetic image features; lower is better, compare with the holdout's",
+    ),
+    "precision": ("Precision", "share of synthetic images that look real, vs the holdout's"),
+    "recall": ("Recall", "share of the real variety covered, vs the holdout's"),
+    "class_balance": ("Class balance", "similarity of the class shares, 1 is best"),
     "detection_auc": ("Detection AUC", "a classifier telling real from synthetic; 0.5 is best"),
     "tstr_ratio": ("TSTR / TRTR", "synthetic-trained model score over real-trained; 1 is best"),
     "mia_auc": ("Membership inference AUC", "best attack; 0.5 means no leakage"),
     "exact_copies": ("Exact copies", "share of synthetic rows identical to a training row"),
     "dcr_share": ("DCR share", "share of synthetic rows closer to train than to holdout"),
+    "memorisation_pixels": (
+        "Memorisation (pixels)",
+        "share of synthetic images suspiciously close to a training image; 0.05 by chance",
+    ),
+    "memorisation_features": (
+        "Memorisation (features)",
+        "the same in classifier features; 0.05 by chance",
+    ),
+    "near_copies": ("Near copies", "share of synthetic images that nearly copy a training image"),
 }
 _SERIES_LABELS = {
     "real": "real",
@@ -385,6 +414,8 @@ def _plot_gaps(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
 _HIST_TITLES = {
     "dcr_histogram": "Distance to the closest training record",
     "nndr_histogram": "Nearest-neighbour distance ratio",
+    "pixel_dcr_histogram": "Distance to the closest training image (pixels)",
+    "feature_dcr_histogram": "Distance to the closest training image (features)",
 }
 _HIST_LABELS = {
     "synthetic": "synthetic → train",
@@ -620,6 +651,154 @@ def _roc_of(m: Any, d: Mapping[str, Any]) -> tuple[str, Any, Any, Any]:
     return (str(m.name), fpr, tpr, finite(auc))
 
 
+# ------------------------------------------------------------------ images
+_PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
+MAX_URI_CHARS = 400_000  # one embedded thumbnail (a 64 x 64 RGB PNG is about 16 kB)
+MAX_PAIRS = 12
+MAX_THUMB_CLASSES = 20
+MAX_THUMBS = 8
+THUMB_PX = 56  # thumbnails are drawn at least this wide (pixelated when scaled up)
+
+
+def _img(uri: Any, alt: str) -> str | None:
+    """An ``<img>`` of an embedded PNG data URI, or ``None`` when ``uri`` is not one (the
+    report never loads anything, and nothing but a base64 PNG reaches the ``src``)."""
+    if not (isinstance(uri, str) and len(uri) <= MAX_URI_CHARS and _PNG_URI.fullmatch(uri)):
+        return None
+    return f'<img class="thumb" src="{uri}" alt="{esc(alt)}">'
+
+
+def _plot_closest_pairs(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"closest_pairs": [{"synthetic_png", "train_png", "distance", "synthetic_index",
+    "train_index"}]}``: each synthetic image next to its nearest training image."""
+    pairs, notes, bad = [], [], 0
+    for p in d["closest_pairs"][:MAX_PAIRS]:
+        if not isinstance(p, Mapping):
+            bad += 1
+            continue
+        si, ti = _get(p, "synthetic_index"), _get(p, "train_index")
+        syn = _img(_get(p, "synthetic_png"), f"synthetic image {_scalar_text(si)}")
+        real = _img(_get(p, "train_png"), f"training image {_scalar_text(ti)}")
+        if syn is None or real is None:
+            bad += 1
+            continue
+        pairs.append(
+            f'<div class="pair"><div class="imgs">{syn}{real}</div>'
+            f'<div class="cap"><div>distance {esc(fmt(_get(p, "distance")))}</div>'
+            f"<div>synthetic #{esc(_scalar_text(si))} · train #{esc(_scalar_text(ti))}</div>"
+            "</div></div>"
+        )
+    if bad:
+        notes.append(f"{bad} closest pair(s) without two embedded PNG images not shown")
+    if len(d["closest_pairs"]) > MAX_PAIRS:
+        notes.append(f"{len(d['closest_pairs']) - MAX_PAIRS} more closest pairs not shown")
+    if not pairs:
+        return "", notes
+    space = _get(d, "space")
+    caption = (
+        "The synthetic images nearest to a training image"
+        + (f" (in {esc(_scalar_text(space))})" if space else "")
+        + ", closest first: synthetic on the left (orange frame), its nearest training image "
+        "on the right (blue frame). "
+        "Pairs that look alike point to memorised training images."
+    )
+    return (
+        f'<figure class="fig wide"><h3 class="figtitle">{esc(m.name)}: closest pairs</h3>'
+        f'<div class="pairs">{"".join(pairs)}</div><figcaption>{caption}</figcaption></figure>',
+        notes,
+    )
+
+
+def _image_fact(images: Mapping[str, Any]) -> str:
+    """One line saying the data are images: size, channels and classes."""
+    parts = []
+    h, w, c = (finite(images.get(k)) for k in ("height", "width", "channels"))
+    if h is not None and w is not None:
+        parts.append(f"{int(h)} × {int(w)} px")
+    if c is not None:
+        parts.append(f"{int(c)} channel{'s' if int(c) != 1 else ''}")
+    classes = images.get("classes")
+    if isinstance(classes, (list, tuple)):
+        parts.append(f"{len(classes)} class{'es' if len(classes) != 1 else ''}")
+    return esc(" · ".join(parts)) if parts else "yes"
+
+
+def _samples_section(images: Mapping[str, Any]) -> str:
+    """Real and synthetic thumbnails per class (``meta["images"]["thumbnails"]``)."""
+    th = images.get("thumbnails")
+    if not isinstance(th, Mapping):
+        return ""
+    classes, real, syn = th.get("classes"), th.get("real"), th.get("synthetic")
+    if not all(isinstance(v, (list, tuple)) for v in (classes, real, syn)):
+        return ""
+    rows, skipped = [], 0
+
+    def cell(uris: Any, who: str, name: str) -> str:
+        nonlocal skipped
+        if not isinstance(uris, (list, tuple)):
+            return '<td><span class="muted">none</span></td>'
+        tags = []
+        for i, u in enumerate(uris[:MAX_THUMBS]):
+            tag = _img(u, f"{who} image {i + 1} of class {name}")
+            if tag is None:
+                skipped += 1
+            else:
+                tags.append(tag)
+        inner = "".join(tags) or '<span class="muted">none</span>'
+        return f'<td><div class="thumbs">{inner}</div></td>'
+
+    for i, name in enumerate(list(classes)[:MAX_THUMB_CLASSES]):
+        text = _scalar_text(name, 80)
+        r = real[i] if i < len(real) else None
+        s = syn[i] if i < len(syn) else None
+        rows.append(
+            f'<tr><th scope="row">{esc(text)}</th>'
+            f"{cell(r, 'real', text)}{cell(s, 'synthetic', text)}</tr>"
+        )
+    notes = []
+    more = len(classes) - MAX_THUMB_CLASSES + (finite(th.get("n_classes_not_shown")) or 0)
+    if more > 0:
+        notes.append(f"{int(more)} more classes not shown")
+    if skipped:
+        notes.append(f"{skipped} thumbnail(s) that are not embedded PNG images not shown")
+    notes_html = (
+        '<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
+        if notes
+        else ""
+    )
+    first = "Class" if th.get("per_class", True) else "Images"
+    return (
+        '<section id="samples"><h2>Sample images</h2><p class="blurb">A few real training '
+        "images and synthetic images of each class, drawn at random; look for missing "
+        "classes, artefacts and too little variety.</p>"
+        '<div class="table-wrap"><table class="samples"><thead><tr>'
+        f"<th>{first}</th><th>Real (train)</th><th>Synthetic</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+        + notes_html
+        + "</section>"
+    )
+
+
+_IMAGE_CSS = f"""
+img.thumb{{display:block;width:{THUMB_PX}px;height:auto;min-height:{THUMB_PX // 2}px;
+image-rendering:pixelated;border:1px solid var(--line);background:#000;flex:none}}
+table.samples{{border-collapse:collapse;font-size:13px}}
+table.samples th{{text-align:left;font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;
+color:var(--muted);border-bottom:2px solid var(--line);padding:6px 10px 6px 0}}
+table.samples tbody th{{text-transform:none;font-size:13px;color:var(--ink);
+border-bottom:1px solid var(--line);white-space:nowrap}}
+table.samples td{{border-bottom:1px solid var(--line);padding:6px 16px 6px 0;vertical-align:top}}
+div.thumbs{{display:flex;flex-wrap:wrap;gap:4px}}
+.figtitle{{margin:0 0 8px;font-size:13px}}
+.pairs{{display:flex;flex-wrap:wrap;gap:14px}}
+.pair .imgs{{display:flex;gap:3px}}
+.pair img.thumb{{border:2px solid var(--real)}}
+.pair img.thumb:first-child{{border-color:var(--synth)}}
+.pair .cap{{font-size:11.5px;color:var(--muted);margin-top:3px}}
+"""
+
+
 _Builder = Callable[[Any, Mapping[str, Any]], tuple[str, list[str]]]
 
 
@@ -655,6 +834,8 @@ def _layouts(d: Mapping[str, Any]) -> list[_Builder]:
     heat = d.get("heatmap")
     if isinstance(heat, Mapping) and len(heat.get("columns") or ()) >= 2:
         out.append(_plot_heatmap_block)
+    if isinstance(d.get("closest_pairs"), list) and d["closest_pairs"]:
+        out.append(_plot_closest_pairs)
     return out
 
 
@@ -733,8 +914,13 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
     seqs = _find(sources, ("sequences",))
     if isinstance(seqs, Mapping):
         facts.append(("Sequences", _sequence_fact(seqs, events=not rows)))
+    images = _find(sources, ("images",))
+    images = images if isinstance(images, Mapping) and not isinstance(seqs, Mapping) else None
+    if images is not None:
+        facts.append(("Images", _image_fact(images)))
     if rows:
-        facts.append(("Events" if isinstance(seqs, Mapping) else "Rows", " · ".join(rows)))
+        label = "Events" if isinstance(seqs, Mapping) else "Images" if images else "Rows"
+        facts.append((label + (" per set" if images else ""), " · ".join(rows)))
     privacy = _get(card, "privacy")
     if isinstance(privacy, Mapping) and privacy.get("budget_spent") is not None:
         # a differentially private generator: its guarantee in one line (the ledger is in the card)
@@ -762,6 +948,8 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
     )
     if card:
         nav += '<a href="#card">Data card</a>'
+    if images is not None and isinstance(images.get("thumbnails"), Mapping):
+        nav = '<a href="#samples">Sample images</a>' + nav
     return (
         f'<header><div class="wrap"><p class="kicker">sosie evaluation report</p>'
         f"<h1>{esc(title)}</h1>"
@@ -936,7 +1124,12 @@ def _metric_table(metrics: Sequence[Any]) -> str:
 
 
 def _family_section(
-    family: str, metrics: Sequence[Any], fv: FamilyVerdict, *, sequences: bool = False
+    family: str,
+    metrics: Sequence[Any],
+    fv: FamilyVerdict,
+    *,
+    sequences: bool = False,
+    images: bool = False,
 ) -> str:
     title = _FAMILY_TITLES.get(family, family)
     figures, notes = _plots(family, metrics)
@@ -945,9 +1138,8 @@ def _family_section(
         if notes
         else ""
     )
-    blurb = (_SEQUENCE_BLURB if sequences else _FAMILY_BLURB).get(
-        family, _FAMILY_BLURB.get(family, "")
-    )
+    blurbs = _SEQUENCE_BLURB if sequences else _IMAGE_BLURB if images else _FAMILY_BLURB
+    blurb = blurbs.get(family, _FAMILY_BLURB.get(family, ""))
     return (
         f'<section id="{esc(family)}" class="family"><h2>{esc(title)} {_badge(fv.verdict)}</h2>'
         + (f'<p class="blurb">{esc(blurb)}</p>' if blurb else "")
@@ -1134,6 +1326,8 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
     sections = []
     skipped = _get(evaluation.meta, "skipped") or {}
     sequences = isinstance(_find([card or {}, evaluation.meta], ("sequences",)), Mapping)
+    image_meta = None if sequences else _find([evaluation.meta, card or {}], ("images",))
+    image_meta = image_meta if isinstance(image_meta, Mapping) else None
     for f in families:
         ms = evaluation.by_family(f)
         if not ms:
@@ -1148,25 +1342,34 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
                 )
             continue
         verdicts[f] = family_verdict(f, ms)
-        sections.append(_family_section(f, ms, verdicts[f], sequences=sequences))
+        sections.append(
+            _family_section(f, ms, verdicts[f], sequences=sequences, images=bool(image_meta))
+        )
     body = (
         _header(evaluation, card, page_title)
         + "<main>"
         + _summary(evaluation, verdicts)
+        + (_samples_section(image_meta) if image_meta else "")
         + "".join(sections)
         + (_card_section(card) if card else "")
         + "</main>"
         + _footer()
+    )
+    # embedded images (data: PNGs only, see _img) need img-src; pages without them are unchanged
+    has_img = '<img class="thumb" src="data:image/png;base64,' in body
+    img_src = "; img-src data:" if has_img else ""
+    css = _css() + (
+        "".join(ln.strip() for ln in _IMAGE_CSS.strip().splitlines()) if has_img else ""
     )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'\">\n"
+        f"style-src 'unsafe-inline'{img_src}\">\n"
         '<meta name="generator" content="sosie">\n'
         f"<title>{esc(page_title)}</title>\n"
-        f"<style>{_css()}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+        f"<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
 
