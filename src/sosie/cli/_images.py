@@ -154,6 +154,9 @@ def inspect_demo_cmd(
         bool, typer.Option("--no-diffusion", help="Skip the diffusion model (the slowest step).")
     ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[
+        int | None, typer.Option(help="Torch threads (default: torch's setting).")
+    ] = None,
 ) -> None:
     """The circuit-board inspection example end to end (2% defects -> synthetic defects)."""
     import dataclasses

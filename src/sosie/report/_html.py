@@ -1000,10 +1000,14 @@ def _sequence_fact(seqs: Mapping[str, Any], *, events: bool = True) -> str:
     return " · ".join(parts) if parts else "yes"
 
 
+#: headline numbers computed from a metric of another name (image TSTR: the ``tstr`` metric)
+_HEADLINE_ALIASES = {"tstr_ratio": "tstr"}
+
+
 def _metric_for_headline(metrics: Sequence[Any], key: str, value: Any) -> Any:
     """The metric behind a headline number: the same name, else a metric of the same prefix
     with the same value (``mia_auc`` is the value of the strongest ``mia_*`` attack)."""
-    same = next((m for m in metrics if m.name == key), None)
+    same = next((m for m in metrics if m.name in (key, _HEADLINE_ALIASES.get(key))), None)
     if same is not None:
         return same
     v = finite(value)
@@ -1056,7 +1060,9 @@ def _summary(evaluation: Any, verdicts: Mapping[str, FamilyVerdict]) -> str:
         verdict = metric_verdict(metric) if metric is not None else "n/a"
         cls = verdict if verdict in ("pass", "warn", "fail") else "na"
         ci = ""
-        if metric is not None and _ci_text(metric.ci) != "n/a":
+        # an aliased metric's interval is of another quantity (TSTR accuracy, not the ratio)
+        aliased = metric is not None and metric.name == _HEADLINE_ALIASES.get(key)
+        if metric is not None and not aliased and _ci_text(metric.ci) != "n/a":
             ci = f'<div class="ci">95 % CI {esc(_ci_text(metric.ci))}</div>'
         val = value if not isinstance(value, (Mapping, list, tuple)) else None
         tiles.append(
