@@ -27,7 +27,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import datasets, errors, evaluate, io, privacy, report, schema, transforms
+from . import datasets, errors, evaluate, images, io, privacy, report, schema, transforms
 from .errors import SosieError
 from .generators import (
     ARFGenerator,
@@ -71,6 +71,7 @@ __all__ = [
     "errors",
     "evaluate",
     "get_generator",
+    "images",
     "infer_schema",
     "io",
     "list_generators",
