@@ -563,7 +563,9 @@ randomisation, and a diffusion model trained on <code>real_train</code>.</p>
 <section><h2>Defect detection on the held-out real test set</h2>
 <p>The same small CNN trained on each set; a board is flagged when P(defect) &ge; 0.5. Recall and
 precision of the defect class; average precision and ROC AUC rank boards by P(defect).
-Synthetic defects are added until they make up {cfg["defect_share"]:.0%} of the training set.</p>
+Synthetic defects are added until the real training set's defects would make up
+{cfg["defect_share"]:.0%} of it; a simulator source also adds as many ok boards in its own look, so
+that the look of an image does not give its label away.</p>
 <table><thead><tr><th>training set</th><th>recall</th><th>precision</th><th>F1</th><th>avg. precision</th>
 <th>ROC AUC</th><th>flagged</th><th>recall by defect type</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 </section>
