@@ -148,7 +148,7 @@ def inspect_demo_cmd(
         "sosie-inspect"
     ),
     quick: Annotated[
-        bool, typer.Option(help="A small smoke run (a minute or two; noisy numbers).")
+        bool, typer.Option(help="A small smoke run (a few minutes on 2 cores; noisy numbers).")
     ] = False,
     no_diffusion: Annotated[
         bool, typer.Option("--no-diffusion", help="Skip the diffusion model (the slowest step).")

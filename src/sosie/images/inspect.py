@@ -70,7 +70,11 @@ _ROLES = {
 
 @dataclass(frozen=True)
 class InspectConfig:
-    """Sizes and budgets of :func:`inspect_demo` (the defaults take ~15 min on 2 CPU cores).
+    """Sizes and budgets of :func:`inspect_demo`.
+
+    With the defaults the diffusion model dominates the run time: its 1,500 steps at 48 px
+    took more than half an hour on one busy CPU core (a GPU is used when present); set
+    ``diffusion=False`` (CLI ``--no-diffusion``) to skip it, or use :meth:`quick`.
 
     Args:
         size: image side in pixels (>= 48).
@@ -100,7 +104,7 @@ class InspectConfig:
 
     @classmethod
     def quick(cls) -> InspectConfig:
-        """A small configuration for smoke runs (a minute or two on 2 cores; numbers are noisy)."""
+        """A small configuration for smoke runs (a few minutes on 2 cores; numbers are noisy)."""
         return cls(
             n_train=400,
             n_test=400,
