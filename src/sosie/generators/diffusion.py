@@ -665,11 +665,23 @@ def _fill_missing(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class _progress:
-    """A rich progress bar over epochs showing the loss (silent when ``verbose`` is False)."""
+    """A rich progress bar over epochs (or steps) showing the loss (silent unless ``verbose``).
 
-    def __init__(self, verbose: bool, total: int):
+    ``every``: refresh the bar every this many updates (and at the last).
+    """
+
+    def __init__(
+        self,
+        verbose: bool,
+        total: int,
+        *,
+        label: str = "TabDDPM",
+        unit: str = "epoch",
+        every: int = 1,
+    ):
         self.verbose = verbose
         self.total = total
+        self.label, self.unit, self.every = label, unit, every
 
     def __enter__(self):
         if not self.verbose:
@@ -677,9 +689,9 @@ class _progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.p = Progress(
-            TextColumn("TabDDPM"),
+            TextColumn(self.label),
             BarColumn(),
-            TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]}"),
+            TextColumn(self.unit + " {task.completed}/{task.total} loss {task.fields[loss]}"),
             TimeElapsedColumn(),
             transient=True,
         )
@@ -687,7 +699,8 @@ class _progress:
         task = self.p.add_task("fit", total=self.total, loss="-")
 
         def update(epoch: int, loss: float) -> None:
-            self.p.update(task, completed=epoch + 1, loss=f"{loss:.4f}")
+            if epoch % self.every == 0 or epoch + 1 == self.total:
+                self.p.update(task, completed=epoch + 1, loss=f"{loss:.4f}")
 
         return update
 

@@ -33,6 +33,7 @@ from .._torch import (
     state_to_numpy,
     torch_threads,
 )
+from ..diffusion import _progress
 from ..registry import register
 from ._base import ImageGenerator
 
@@ -251,7 +252,9 @@ class ImageDiffusionGenerator(ImageGenerator):
             total, warm = int(self.max_steps), max(1, min(200, int(self.max_steps) // 10))
             t0, losses, step = time.perf_counter(), [], 0
             net.train()
-            with _Progress(self.verbose, total) as update:
+            with _progress(
+                self.verbose, total, label="image diffusion", unit="step", every=10
+            ) as update:
                 for step in range(total):
                     lr = float(self.lr) * (
                         (step + 1) / warm
@@ -389,36 +392,3 @@ def _reinit(net: Any, gen: Any, torch: Any) -> None:
             elif isinstance(m, (nn.GroupNorm, nn.LayerNorm)) and m.weight is not None:
                 m.weight.fill_(1.0)
                 m.bias.zero_()
-
-
-class _Progress:
-    """A rich progress bar over training steps with the running loss (silent unless verbose)."""
-
-    def __init__(self, verbose: bool, total: int):
-        self.verbose, self.total = verbose, total
-
-    def __enter__(self):
-        if not self.verbose:
-            return lambda step, loss: None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.p = Progress(
-            TextColumn("image diffusion"),
-            BarColumn(),
-            TextColumn("step {task.completed}/{task.total} loss {task.fields[loss]}"),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-        self.p.__enter__()
-        task = self.p.add_task("fit", total=self.total, loss="-")
-
-        def update(step: int, loss: float) -> None:
-            if step % 10 == 0 or step + 1 == self.total:
-                self.p.update(task, completed=step + 1, loss=f"{loss:.4f}")
-
-        return update
-
-    def __exit__(self, *exc):
-        if self.verbose:
-            self.p.__exit__(*exc)
-        return False
