@@ -31,7 +31,7 @@ def simulate(
     ] = None,
     randomization: Annotated[
         str | None,
-        typer.Option(help="Override the look: none, wide or factory (a preset)."),
+        typer.Option(help="Override the look: none, moderate, wide or factory (a preset)."),
     ] = None,
     defect_rate: Annotated[float | None, typer.Option(help="Override the defect rate.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -148,7 +148,7 @@ def inspect_demo_cmd(
         "sosie-inspect"
     ),
     quick: Annotated[
-        bool, typer.Option(help="A small smoke run (a few minutes on 2 cores; noisy numbers).")
+        bool, typer.Option(help="A small smoke run (about 35 s on 2 cores; its numbers are noise).")
     ] = False,
     no_diffusion: Annotated[
         bool, typer.Option("--no-diffusion", help="Skip the diffusion model (the slowest step).")
@@ -170,8 +170,12 @@ def inspect_demo_cmd(
     res = inspect_demo(out, config=cfg, rng=seed, verbose=not m._state["quiet"], log_step=m._say)
     rows = res["models"]
     m._say("")
-    m._say("defect recall / precision on the held-out line images:")
+    m._say("defect detection on the held-out line images:")
     for name, r in rows.items():
         prec = "n/a" if r["precision"] != r["precision"] else f"{r['precision']:.2f}"
-        m._say(f"  {name:<28} recall {r['recall']:.2f}  precision {prec}")
+        m._say(
+            f"  {name:<26} recall {r['recall']:.2f}  precision {prec}  "
+            f"recall@1%FA {r['recall_at_1pct_fpr']:.2f}  AP {r['average_precision']:.2f}  "
+            f"AUC {r['roc_auc']:.2f}"
+        )
     m._say(f"report -> {out / 'report.html'}")

@@ -69,7 +69,7 @@ import math
 import struct
 import time as _time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -259,14 +259,7 @@ class ImageClassifier:
                 f"parameter 'device' must be 'auto', 'cpu' or 'cuda', got {self.device!r}"
             )
         check_threads(self.n_threads)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-        if max_seconds is not None and not (
-            isinstance(max_seconds, (int, float)) and max_seconds > 0
-        ):
-            raise ValueError(f"max_seconds must be None or a number > 0, got {max_seconds!r}")
-        if class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+        _check_fit_args(epochs, max_seconds, class_weight)
 
     def fit(
         self,
@@ -348,61 +341,30 @@ class ImageClassifier:
                 wts = np.where(counts > 0, len(y_np) / (present * np.maximum(counts, 1)), 0.0)
                 weight = torch.tensor(wts, dtype=torch.float32, device=device)
             n = len(y_np)
-            bs = min(int(self.batch_size), n)
-            steps = max(n // bs, 1)
-            total = steps * int(epochs)
-            warm = max(1, total // 20)
-            opt = torch.optim.AdamW(
-                net.parameters(), lr=float(self.learning_rate), weight_decay=self.weight_decay
-            )
-
-            def lr_at(step: int) -> float:
-                if step < warm:
-                    return (step + 1) / warm
-                p = (step - warm) / max(total - warm, 1)
-                return 0.5 * (1.0 + math.cos(math.pi * p))
-
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
             shift = max(1, round(0.1 * min(h, w))) if self.augment else 0
-            history: list[float] = []
-            stopped = False
-            step = 0
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            progress = Progress(
-                TextColumn("image classifier"),
-                BarColumn(),
-                TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]}"),
-                TimeElapsedColumn(),
-                disable=not verbose,
-                transient=True,
+            def step_loss(idx_np: np.ndarray) -> Any:
+                idx = torch.from_numpy(idx_np).to(device)
+                xb = x[idx]
+                if shift:
+                    xb = _shift(torch, xb, shift, gen)
+                return torch.nn.functional.cross_entropy(net(xb), y[idx], weight=weight)
+
+            history, stopped = _fit_loop(
+                torch,
+                net,
+                n,
+                step_loss,
+                epochs=int(epochs),
+                batch_size=int(self.batch_size),
+                learning_rate=float(self.learning_rate),
+                weight_decay=float(self.weight_decay),
+                gen=gen,
+                max_seconds=max_seconds,
+                t0=t0,
+                verbose=verbose,
+                label="image classifier",
             )
-            net.train()
-            with progress:
-                task = progress.add_task("fit", total=int(epochs), loss="-")
-                for _epoch in range(int(epochs)):
-                    perm = gen.permutation(n)
-                    losses = []
-                    for s in range(steps):
-                        idx = torch.from_numpy(perm[s * bs : (s + 1) * bs]).to(device)
-                        xb = x[idx]
-                        if shift:
-                            xb = _shift(torch, xb, shift, gen)
-                        loss = torch.nn.functional.cross_entropy(net(xb), y[idx], weight=weight)
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        sched.step()
-                        step += 1
-                        losses.append(float(loss.detach()))
-                        if max_seconds is not None and _time.perf_counter() - t0 > max_seconds:
-                            stopped = True
-                            break
-                    history.append(float(np.mean(losses)))
-                    progress.update(task, advance=1, loss=f"{history[-1]:.4f}")
-                    if stopped:
-                        break
-            net.eval()
         self.net_ = net
         self.classes_ = tuple(batch.classes)
         self.image_shape_ = (h, w, c)
@@ -422,21 +384,7 @@ class ImageClassifier:
 
     # -- inference ---------------------------------------------------------------------
     def _run(self, batch: ImageBatch, what: str) -> np.ndarray:
-        if not hasattr(self, "net_"):
-            raise NotFittedError("this ImageClassifier is not fitted yet; call fit(batch) first")
-        problems = _check_batch(batch, "batch", labels=False)
-        if not problems and tuple(batch.shape) != tuple(self.image_shape_):
-            h, w, c = self.image_shape_
-            problems.append(
-                Problem(
-                    "batch images",
-                    f"images of the training shape {h} x {w} x {c} (height, width, channels)",
-                    "{} x {} x {}".format(*batch.shape),
-                    "resize or convert the images to the shape the classifier was trained on",
-                )
-            )
-        if problems:
-            raise InvalidDataError(problems)
+        _check_predict_batch(self, batch, "classifier")
         from ..generators._torch import import_torch, torch_threads
 
         torch = import_torch("the image classifier")
@@ -507,6 +455,107 @@ class ImageClassifier:
             raise InvalidDataError(problems)
         y = _map_labels(batch, tuple(getattr(self, "classes_", batch.classes)), "batch")
         return float(np.mean(self.predict(batch) == y))
+
+
+def _check_predict_batch(model: Any, batch: ImageBatch, what: str) -> None:
+    """A fitted model, and a batch of its training image shape, or a clear error."""
+    if not hasattr(model, "net_"):
+        raise NotFittedError(
+            f"this {type(model).__name__} is not fitted yet; call fit(batch) first"
+        )
+    problems = _check_batch(batch, "batch", labels=False)
+    if not problems and tuple(batch.shape) != tuple(model.image_shape_):
+        h, w, c = model.image_shape_
+        problems.append(
+            Problem(
+                "batch images",
+                f"images of the training shape {h} x {w} x {c} (height, width, channels)",
+                "{} x {} x {}".format(*batch.shape),
+                f"resize or convert the images to the shape the {what} was trained on",
+            )
+        )
+    if problems:
+        raise InvalidDataError(problems)
+
+
+def _check_fit_args(epochs: Any, max_seconds: Any, class_weight: Any) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
+        raise ValueError(f"max_seconds must be None or a number > 0, got {max_seconds!r}")
+    if class_weight not in (None, "balanced"):
+        raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+
+
+def _fit_loop(
+    torch: Any,
+    net: Any,
+    n: int,
+    step_loss: Callable[[np.ndarray], Any],
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    gen: np.random.Generator,
+    max_seconds: float | None,
+    t0: float,
+    verbose: bool,
+    label: str,
+) -> tuple[list[float], bool]:
+    """Epochs of AdamW steps (linear warm-up over 5%, cosine decay) on shuffled batches.
+
+    ``step_loss(indices)`` returns the loss of one batch of row indices. Returns the mean
+    loss per epoch and whether ``max_seconds`` (measured from ``t0``) stopped the training.
+    The network is left in eval mode.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bs = min(batch_size, n)
+    steps = max(n // bs, 1)
+    total = steps * epochs
+    warm = max(1, total // 20)
+    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        p = (step - warm) / max(total - warm, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * p))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    history: list[float] = []
+    stopped = False
+    progress = Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        disable=not verbose,
+        transient=True,
+    )
+    net.train()
+    with progress:
+        task = progress.add_task("fit", total=epochs, loss="-")
+        for _epoch in range(epochs):
+            perm = gen.permutation(n)
+            losses = []
+            for s in range(steps):
+                loss = step_loss(perm[s * bs : (s + 1) * bs])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+                if max_seconds is not None and _time.perf_counter() - t0 > max_seconds:
+                    stopped = True
+                    break
+            history.append(float(np.mean(losses)))
+            progress.update(task, advance=1, loss=f"{history[-1]:.4f}")
+            if stopped:
+                break
+    net.eval()
+    return history, stopped
 
 
 def _shift(torch: Any, xb: Any, s: int, gen: np.random.Generator) -> Any:

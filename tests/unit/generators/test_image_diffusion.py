@@ -18,7 +18,8 @@ SIZE = 12
 
 
 def bars(n: int, rng: np.random.Generator) -> ImageBatch:
-    """Known answer: class "h" images hold one bright horizontal bar, class "v" a vertical one."""
+    """Known answer: class "h" images hold one bright horizontal bar, class "v" a vertical one;
+    the mask marks the bar."""
     x = np.zeros((n, SIZE, SIZE), np.uint8)
     names = []
     for i in range(n):
@@ -29,7 +30,9 @@ def bars(n: int, rng: np.random.Generator) -> ImageBatch:
         else:
             x[i, :, k : k + 2] = 255
             names.append("v")
-    return ImageBatch.from_names(x, names, classes=("h", "v"))
+    b = ImageBatch.from_names(x, names, classes=("h", "v"))
+    b.masks = (x > 0).astype(np.int32)
+    return b
 
 
 def orientation(images: np.ndarray) -> np.ndarray:
@@ -65,6 +68,33 @@ def test_learns_class_conditional_structure(fitted):
     assert fitted.final_loss_ < fitted.loss_curve_[0]
 
 
+def test_learns_masks_that_mark_the_generated_bars(fitted):
+    # the training batch had masks (masks="auto"): they are one more plane of the model
+    assert fitted.schema_.masks and fitted.schema_.planes == 2
+    out = fitted.sample(40, conditions={"label": "h"}, rng=4)
+    assert out.masks is not None and out.masks.shape == (40, SIZE, SIZE)
+    bright, marked = out.images[..., 0] > 128, out.masks > 0
+    iou = (bright & marked).sum() / max(1, (bright | marked).sum())
+    assert iou > 0.6, iou
+    # each connected region is one object, boxed and named after the image's class
+    i = int(np.argmax(out.masks.max((1, 2))))
+    anns = out.annotations[i]
+    assert len(anns) == out.masks[i].max() and {a["category"] for a in anns} == {"h"}
+    x, y, w, h = anns[0]["bbox"]
+    assert (out.masks[i][y : y + h, x : x + w] == 1).any()
+
+
+def test_masks_false_ignores_them_and_true_requires_them(data):
+    tiny = {"channels": (8, 16), "max_steps": 2, "sample_steps": 2}
+    gen = ImageDiffusionGenerator(**tiny, masks=False, rng=0).fit(data)
+    assert not gen.schema_.masks and gen.sample(2).masks is None
+    no_masks = ImageBatch(data.images, labels=data.labels, classes=data.classes)
+    with pytest.raises(InvalidDataError, match="masks"):
+        ImageDiffusionGenerator(**tiny, masks=True, rng=0).fit(no_masks)
+    with pytest.raises(ValueError, match="'masks'"):
+        ImageDiffusionGenerator(**tiny, masks="yes").fit(no_masks)
+
+
 def test_default_labels_follow_training_shares(fitted):
     out = fitted.sample(200, rng=3)
     assert out.classes == ("h", "v")
@@ -89,7 +119,9 @@ def test_save_load_same_samples(fitted, tmp_path):
     loaded = sosie.load(path)
     assert isinstance(loaded, ImageDiffusionGenerator)
     assert loaded.schema_ == fitted.schema_
-    np.testing.assert_array_equal(loaded.sample(5, rng=7).images, fitted.sample(5, rng=7).images)
+    a, b = loaded.sample(5, rng=7), fitted.sample(5, rng=7)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.masks, b.masks)
     assert loaded.get_params() == fitted.get_params()
 
 

@@ -24,7 +24,7 @@ TINY = InspectConfig(
     n_test=150,
     defect_rate=0.05,
     n_sim_only=60,
-    classifier_epochs=1,
+    detector_images=200,
     diffusion_steps=4,
     diffusion_channels=(8, 16, 16),
     sample_steps=2,
@@ -83,6 +83,7 @@ def test_demo_sets_and_scores_are_consistent(demo):
         assert 0.0 <= m["recall"] <= 1.0, name
         assert m["flagged"] <= TINY.n_test
         assert set(m["recall_by_type"]) == set(sosie.images.DEFECT_TYPES)
+        assert 0.0 <= m["recall_at_1pct_fpr"] <= 1.0, name
     assert "real_plus_diffusion" in res["models"] and "sim_randomized_only" in res["models"]
     assert res["domain_gap"]["frechet_distance_real_train_to_real_test"] >= 0
 
@@ -92,6 +93,8 @@ def test_demo_rejects_bad_config(tmp_path):
         inspect_demo(tmp_path, config=InspectConfig(defect_share=0.01), verbose=False)
     with pytest.raises(InvalidDataError, match="size"):
         inspect_demo(tmp_path, config=InspectConfig(size=32), verbose=False)
+    with pytest.raises(InvalidDataError, match="'moderate' or 'wide'"):
+        inspect_demo(tmp_path, config=InspectConfig(randomization="factory"), verbose=False)
 
 
 def test_cli_simulate_fit_sample_evaluate(capsys, tmp_path):
@@ -144,7 +147,7 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
     code, _, err = run(
         capsys, "images", "simulate", "-o", str(tmp_path / "x"), "--randomization", "foggy"
     )
-    assert code == 2 and "expected one of none, wide, factory" in err
+    assert code == 2 and "expected one of none, moderate, wide, factory" in err
     assert not (tmp_path / "x").exists()
     code, _, err = run(
         capsys, "images", "fit", str(tmp_path / "missing"), "-o", str(tmp_path / "m")
@@ -154,3 +157,16 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
     GaussianCopulaGenerator(rng=0).fit(pd.DataFrame({"x": np.arange(10.0)})).save(table_model)
     code, _, err = run(capsys, "images", "sample", str(table_model), "-o", str(tmp_path / "o"))
     assert code == 2 and "expected an image model" in err
+
+
+def test_cli_inspect_demo_prints_scores_and_writes_report(capsys, tmp_path, monkeypatch):
+    # the CLI's wiring, on the tiny configuration (``--quick`` takes about 35 s)
+    monkeypatch.setattr(InspectConfig, "quick", classmethod(lambda cls: TINY))
+    out = tmp_path / "demo"
+    code = main(["images", "inspect-demo", "--quick", "--no-diffusion", "-o", str(out)])
+    cap = capsys.readouterr()
+    printed = cap.out + cap.err
+    assert code == 0 and (out / "report.html").is_file()
+    assert "real_plus_sim_randomized" in printed and "recall@1%FA" in printed
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["diffusion"] is False and "real_plus_diffusion" not in res["models"]

@@ -328,8 +328,16 @@ def test_factory_differs_from_none():
     assert factory.std(0).max() < 10
 
 
+def test_factory_look_lies_inside_the_randomised_presets():
+    factory = DomainRandomization.factory().to_dict()
+    for name in ("moderate", "wide"):
+        ranges = DomainRandomization.preset(name).to_dict()
+        for key, (lo, hi) in factory.items():
+            assert ranges[key][0] <= lo <= hi <= ranges[key][1], (name, key)
+
+
 def test_randomization_round_trip_and_presets():
-    for name in ("none", "wide", "factory"):
+    for name in ("none", "moderate", "wide", "factory"):
         dr = DomainRandomization.preset(name)
         assert DomainRandomization.from_dict(dr.to_dict()) == dr
     assert DomainRandomization() == DomainRandomization.none()

@@ -45,6 +45,12 @@ class ImageSchema:
     channels: int
     classes: tuple[str, ...] = ()
     class_counts: tuple[int, ...] = ()
+    masks: bool = False
+
+    @property
+    def planes(self) -> int:
+        """Channels the model works on: the image's, plus one for the mask when learned."""
+        return self.channels + int(self.masks)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (stored in the model file's manifest)."""
@@ -55,6 +61,7 @@ class ImageSchema:
             "channels": self.channels,
             "classes": list(self.classes),
             "class_counts": list(self.class_counts),
+            "masks": self.masks,
         }
 
     @classmethod
@@ -66,6 +73,7 @@ class ImageSchema:
             int(d["channels"]),
             tuple(d.get("classes", ())),
             tuple(int(c) for c in d.get("class_counts", ())),
+            bool(d.get("masks", False)),
         )
 
 
@@ -93,6 +101,12 @@ class ImageGenerator(Generator):
     ``[-1, 1]``, ``y`` int64 class indices or ``None``) and ``_sample_images(n, y, rng)``
     returning floats of the same layout for the requested labels (``None`` when the
     model has no classes), plus ``_state_dict``/``_load_state_dict``.
+
+    Segmentation masks: a family whose ``masks`` parameter is ``"auto"`` (learn them when
+    the training batch has them) or ``True`` learns each image's mask as one more plane
+    (``+1`` inside an object, ``-1`` outside; ``schema_.planes`` counts it). Sampled masks
+    are thresholded at 0 and split into connected objects, each with a box annotation
+    named after its image's class, so generated images come with their labels.
     """
 
     modality: ClassVar[str] = "image"
@@ -135,21 +149,42 @@ class ImageGenerator(Generator):
         self._check_params()
         h, w, c = batch.shape
         counts = tuple(batch.counts().values()) if batch.labels is not None else ()
+        with_masks = self._learns_masks(batch)
         self.schema_ = ImageSchema(
-            h, w, c, batch.classes if batch.labels is not None else (), counts
+            h, w, c, batch.classes if batch.labels is not None else (), counts, with_masks
         )
         seq = as_seed_sequence(self.rng)
         self._entropy_ = seq.entropy
         self._fit_key_ = tuple(seq.spawn_key)
         self._sample_calls_ = 0
         fit_rng = as_generator(child_seed_sequence(self._entropy_, *self._fit_key_, 0))
-        self._fit_images(batch.as_float(), batch.labels, fit_rng)
+        x = batch.as_float()
+        if with_masks:
+            assert batch.masks is not None
+            plane = np.where(batch.masks > 0, 1.0, -1.0).astype(np.float32)[:, None]
+            x = np.concatenate([x, plane], axis=1)
+        self._fit_images(x, batch.labels, fit_rng)
         self.fingerprint_ = image_fingerprint(batch)
         self.fit_seconds_ = time.perf_counter() - t0
         log.info(
             "%s fitted on %d images in %.2fs", type(self).__name__, len(batch), self.fit_seconds_
         )
         return self
+
+    def _learns_masks(self, batch: ImageBatch) -> bool:
+        mode = getattr(self, "masks", False)
+        if mode is True and batch.masks is None:
+            raise InvalidDataError(
+                [
+                    Problem(
+                        "masks",
+                        "a segmentation mask per image (masks=True)",
+                        "a batch without masks",
+                        "pass masks= to the ImageBatch, or masks='auto' to learn images only",
+                    )
+                ]
+            )
+        return bool(mode) and batch.masks is not None
 
     @classmethod
     def _schema_from_dict(cls, d: dict[str, Any]) -> ImageSchema:
@@ -181,18 +216,23 @@ class ImageGenerator(Generator):
         seq = self._next_seed(rng)
         gen = as_generator(seq)
         y = self._labels_for(n, conditions, gen)
+        s = self.schema_
         x = (
             self._sample_images(n, y, gen)
             if n
-            else np.zeros(
-                (0, self.schema_.channels, self.schema_.height, self.schema_.width), np.float32
-            )
+            else np.zeros((0, s.planes, s.height, s.width), np.float32)
         )
-        classes = self.schema_.classes
+        classes = s.classes
+        masks = annotations = None
+        if s.masks:
+            masks, annotations = _objects(x[:, -1] > 0, y, classes)
+            x = x[:, :-1]
         return ImageBatch.from_float(
             x,
             labels=y if classes else None,
             classes=classes,
+            masks=masks,
+            annotations=annotations,
             meta={"generator": self.name, "params": self._manifest()["params"], "synthetic": True},
         )
 
@@ -245,6 +285,43 @@ class ImageGenerator(Generator):
     @abstractmethod
     def _sample_images(self, n: int, y: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """Float pixels ``(n, c, h, w)`` in ``[-1, 1]`` for the classes ``y`` (or unlabelled)."""
+
+
+def _objects(
+    binary: np.ndarray, y: np.ndarray | None, classes: tuple[str, ...]
+) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+    """Instance maps (connected regions, 8-neighbourhood) and box annotations of binary masks.
+
+    Example:
+        >>> m = np.zeros((1, 5, 5), bool); m[0, 0, 0] = m[0, 3:5, 2:4] = True
+        >>> inst, anns = _objects(m, np.array([0]), ("bad",))
+        >>> int(inst.max()), anns[0][1]
+        (2, {'category': 'bad', 'bbox': [2, 3, 2, 2]})
+    """
+    from scipy import ndimage
+
+    inst = np.zeros(binary.shape, np.int32)
+    annotations: list[list[dict[str, Any]]] = []
+    for i, m in enumerate(binary):
+        lab, _ = ndimage.label(m, structure=np.ones((3, 3), bool))
+        inst[i] = lab
+        name = classes[int(y[i])] if y is not None and classes else "object"
+        anns = []
+        for sl in ndimage.find_objects(lab):
+            rows, cols = sl
+            anns.append(
+                {
+                    "category": name,
+                    "bbox": [
+                        cols.start,
+                        rows.start,
+                        cols.stop - cols.start,
+                        rows.stop - rows.start,
+                    ],
+                }
+            )
+        annotations.append(anns)
+    return inst, annotations
 
 
 def _as_batch(data: Any, labels: Any, classes: Sequence[str] | None) -> ImageBatch:

@@ -70,6 +70,9 @@ class ImageDiffusionGenerator(ImageGenerator):
             MNIST after 800 steps, the share of samples a real-trained CNN assigns to the asked
             digit: 0.84 at 1.0, 0.94 at 1.5, 0.30 at 3.0 (the unconditional branch, trained on
             one label in ten, is too weak to extrapolate from on short budgets).
+        masks: ``"auto"`` learns the training batch's segmentation masks when it has them
+            (one more plane; sampled images then carry masks and boxes), ``True`` requires
+            them, ``False`` ignores them.
         sample_steps: DDIM steps at sampling.
         sample_batch_size: images denoised at once when sampling.
         max_seconds: stop training after this many seconds (the step count is recorded).
@@ -106,6 +109,7 @@ class ImageDiffusionGenerator(ImageGenerator):
         class_balance: float = 0.5,
         guidance_scale: float = 1.5,
         sample_steps: int = 20,
+        masks: bool | str = "auto",
         sample_batch_size: int = 256,
         max_seconds: float | None = None,
         device: str = "auto",
@@ -126,6 +130,7 @@ class ImageDiffusionGenerator(ImageGenerator):
         self.class_balance = class_balance
         self.guidance_scale = guidance_scale
         self.sample_steps = sample_steps
+        self.masks = masks
         self.sample_batch_size = sample_batch_size
         self.max_seconds = max_seconds
         self.device = device
@@ -168,6 +173,8 @@ class ImageDiffusionGenerator(ImageGenerator):
             raise ValueError(
                 f"parameter 'max_seconds' must be > 0 or None, got {self.max_seconds!r}"
             )
+        if self.masks not in ("auto", True, False):
+            raise ValueError(f"parameter 'masks' must be 'auto', True or False, got {self.masks!r}")
         check_threads(self.n_threads)
         _diffusers()
         resolve_device(self.device)
@@ -182,8 +189,8 @@ class ImageDiffusionGenerator(ImageGenerator):
         up_low = "AttnUpBlock2D" if self.attention else "UpBlock2D"
         return {
             "sample_size": [h, w],
-            "in_channels": s.channels,
-            "out_channels": s.channels,
+            "in_channels": s.planes,
+            "out_channels": s.planes,
             "block_out_channels": [int(c) for c in self.channels],
             "layers_per_block": int(self.layers_per_block),
             "down_block_types": ["DownBlock2D"] * (levels - 1) + [low],
@@ -327,7 +334,7 @@ class ImageDiffusionGenerator(ImageGenerator):
             for lo in range(0, n, int(self.sample_batch_size)):
                 hi = min(n, lo + int(self.sample_batch_size))
                 m = hi - lo
-                x = torch.randn((m, s.channels, H, W), generator=gen, device=device)
+                x = torch.randn((m, s.planes, H, W), generator=gen, device=device)
                 cls = None
                 if s.classes:
                     cls = torch.as_tensor(y[lo:hi], device=device)
@@ -345,7 +352,7 @@ class ImageDiffusionGenerator(ImageGenerator):
                 out.append(x[..., : s.height, : s.width].clamp(-1, 1).cpu().numpy())
         self.net_ = net.to("cpu")
         return (
-            np.concatenate(out) if out else np.zeros((0, s.channels, s.height, s.width), np.float32)
+            np.concatenate(out) if out else np.zeros((0, s.planes, s.height, s.width), np.float32)
         )
 
     # -- persistence -------------------------------------------------------------------
