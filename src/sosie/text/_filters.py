@@ -139,6 +139,20 @@ def near_duplicate_pairs(
     return out
 
 
+def require_columns(
+    frame: pd.DataFrame, columns: Sequence[str], subject: str, expected: str, fix: str
+) -> None:
+    """Raise one :class:`InvalidDataError` naming every column of ``columns`` not in ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidDataError(
+            [
+                Problem(f"{subject} {c!r}", expected, f"columns {list(frame.columns)}", fix)
+                for c in missing
+            ]
+        )
+
+
 def _english(text: str) -> bool:
     words = _WORD.findall(text.lower())
     if not words:
@@ -231,20 +245,13 @@ def filter_texts(
         >>> res.kept["text"].tolist(), res.counts["copies_reference"]
         (['The jam was far too sweet for me.'], 1)
     """
-    need = [text_field] + ([label_field] if label_seeds is not None else [])
-    missing = [c for c in need if c not in data.columns]
-    if missing:
-        raise InvalidDataError(
-            [
-                Problem(
-                    f"column {c!r}",
-                    "a column of the generated records",
-                    f"columns {list(data.columns)}",
-                    "pass text_field= / label_field=",
-                )
-                for c in missing
-            ]
-        )
+    require_columns(
+        data,
+        [text_field] + ([label_field] if label_seeds is not None else []),
+        "column",
+        "a column of the generated records",
+        "pass text_field= / label_field=",
+    )
     texts = data[text_field].astype(str).tolist()
     reason = np.full(len(data), "", dtype=object)
     match = np.full(len(data), None, dtype=object)
@@ -343,18 +350,13 @@ def _label_probs(
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    for c in (seed_text, label_field):
-        if c not in seeds.columns:
-            raise InvalidDataError(
-                [
-                    Problem(
-                        f"label_seeds column {c!r}",
-                        "a column of the seeds",
-                        f"columns {list(seeds.columns)}",
-                        "pass label_seeds_text= / label_seeds_label=",
-                    )
-                ]
-            )
+    require_columns(
+        seeds,
+        [seed_text, label_field],
+        "label_seeds column",
+        "a column of the seeds",
+        "pass label_seeds_text= / label_seeds_label=",
+    )
     y = seeds[label_field].astype(str)
     if y.nunique() < 2:
         raise InvalidDataError(

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .._rng import RNGLike, as_generator
 from ..errors import InvalidDataError, Problem
+from ._filters import require_columns
 from ._llm import LLMClient
 from ._spec import TextSpec, load_text_spec
 
@@ -283,19 +284,13 @@ def generate_text(
                     )
                 ]
             )
-        missing = [c for c in need if c not in seed_df.columns]
-        if missing:
-            raise InvalidDataError(
-                [
-                    Problem(
-                        f"seeds column {c!r}",
-                        "a column of the few-shot seeds",
-                        f"columns {list(seed_df.columns)}",
-                        "pass text_field= / label_field= naming the seeds' columns",
-                    )
-                    for c in missing
-                ]
-            )
+        require_columns(
+            seed_df,
+            need,
+            "seeds column",
+            "a column of the few-shot seeds",
+            "pass text_field= / label_field= naming the seeds' columns",
+        )
     jobs = _plan(sp, seed_df, label_field, as_generator(rng))
     path = Path(out) if out is not None else None
     partial = path.with_name(path.name + ".partial") if path is not None else None

