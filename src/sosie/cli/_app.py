@@ -655,6 +655,10 @@ def _print_summary(ev) -> None:
         "transitions": "1 = category-to-category transitions match",
         "entity_aggregates": "1 = per-entity summaries (means, shares, spans) match",
         "static_shapes": "1 = per-entity attributes are distributed as in the real data",
+        "distinct_n": "distinct bigrams per bigram; compare with the real texts' value",
+        "self_similarity": "mean cosine of two texts; higher = less diverse",
+        "near_copies": "share of synthetic texts that nearly copy a training text",
+        "frechet_distance": "distance of the embedding distributions; 0 = identical",
     }
     for k, v in ev.summary.items():
         if k in explain:
@@ -730,8 +734,10 @@ def demo(
 
 def _register_groups() -> None:
     from ._images import images_app
+    from ._text import text_app
 
     app.add_typer(images_app, name="images")
+    app.add_typer(text_app, name="text")
 
 
 _register_groups()

@@ -5,7 +5,8 @@ Tables go through :func:`evaluate`; event sequences (a
 per-entity features come from :func:`sequence_features`; images (an
 :class:`~sosie.images.ImageBatch`) through :func:`evaluate_images`, built on
 :class:`ImageClassifier`, :func:`frechet_distance`, :func:`precision_recall` and
-:func:`memorisation`.
+:func:`memorisation`; texts through :func:`evaluate_text` (sentence embeddings,
+:func:`distinct_n`, :func:`self_similarity`, TSTR text classifiers, copies).
 
 Example:
     >>> from sosie.datasets import load_adult
@@ -29,22 +30,27 @@ from .image import (
     precision_recall,
 )
 from .sequence import SEQUENCE_METRICS, evaluate_sequences, sequence_features
+from .text import TEXT_METRICS, distinct_n, evaluate_text, self_similarity
 
 __all__ = [
     "FAMILIES",
     "IMAGE_METRICS",
     "SEQUENCE_METRICS",
+    "TEXT_METRICS",
     "Evaluation",
     "ImageClassifier",
     "Memorisation",
     "MetricResult",
     "bootstrap_ci",
+    "distinct_n",
     "evaluate",
     "evaluate_images",
     "evaluate_sequences",
+    "evaluate_text",
     "frechet_distance",
     "memorisation",
     "precision_recall",
+    "self_similarity",
     "sequence_features",
     "split_holdout",
 ]

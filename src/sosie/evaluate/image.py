@@ -1405,7 +1405,9 @@ def _model_info(clf: ImageClassifier) -> dict[str, Any]:
     }
 
 
-def _fd_metric(features, eq, gen: np.random.Generator) -> MetricResult:
+def _fd_metric(
+    features, eq, gen: np.random.Generator, noun: str = "images", space: str = "features"
+) -> MetricResult:
     from .fidelity import _centred_ci
 
     ft = features("real_train")  # every sampled training image: the reference
@@ -1433,10 +1435,10 @@ def _fd_metric(features, eq, gen: np.random.Generator) -> MetricResult:
         (0.0, math.inf),
         value,
         norm,
-        "Fréchet distance between Gaussians fitted to the features of real training and "
-        f"synthetic images ({len(fs)} of each set compared); baseline: a real holdout sample "
-        "of the same size (score: 1 - 2 x (value - baseline) / total variance of the real "
-        "features)",
+        f"Fréchet distance between Gaussians fitted to the {space} of real training and "
+        f"synthetic {noun} ({len(fs)} of each set compared); baseline: a real holdout sample "
+        f"of the same size (score: 1 - 2 x (value - baseline) / total variance of the real "
+        f"{space})",
         ci=ci,
         baseline=base,
         details={
@@ -1449,7 +1451,9 @@ def _fd_metric(features, eq, gen: np.random.Generator) -> MetricResult:
     )
 
 
-def _pr_metrics(features, eq, k: int, gen) -> list[MetricResult]:
+def _pr_metrics(
+    features, eq, k: int, gen, noun: str = "images", space: str = "feature"
+) -> list[MetricResult]:
     ft = features("real_train")[eq["real_train"]]  # manifolds of equal size
     fs, fh = features("synthetic")[eq["synthetic"]], features("real_holdout")[eq["real_holdout"]]
     p_in, r_in = _pr_members(ft, fs, k)
@@ -1460,13 +1464,13 @@ def _pr_metrics(features, eq, k: int, gen) -> list[MetricResult]:
             "precision",
             p_in,
             bp_in,
-            "share of synthetic images inside the real feature manifold (realism)",
+            f"share of synthetic {noun} inside the real {space} manifold (realism)",
         ),
         (
             "recall",
             r_in,
             br_in,
-            "share of real images inside the synthetic feature manifold (diversity, coverage)",
+            f"share of real {noun} inside the synthetic {space} manifold (diversity, coverage)",
         ),
     ):
         value, base = float(inside.mean()), float(base_inside.mean())
@@ -1479,20 +1483,20 @@ def _pr_metrics(features, eq, k: int, gen) -> list[MetricResult]:
                 value,
                 clip01(value / base) if base > 0 else float("nan"),
                 f"improved {name} (Kynkäänniemi et al. 2019, k={k}): {what}; baseline: a real "
-                f"holdout sample of the same size ({len(fs)} images; score: value / baseline)",
+                f"holdout sample of the same size ({len(fs)} {noun}; score: value / baseline)",
                 ci=_ci_or_none(bootstrap_ci(np.mean, inside.astype(float), n_boot=N_BOOT, rng=gen)),
                 baseline=base,
                 details={
                     "k": k,
                     "n_compared": len(fs),
-                    "interval": "bootstrap of the images tested, manifolds held fixed",
+                    "interval": f"bootstrap of the {noun} tested, manifolds held fixed",
                 },
             )
         )
     return out
 
 
-def _class_balance(y_train, y_syn, classes, gen) -> MetricResult:
+def _class_balance(y_train, y_syn, classes, gen, noun: str = "images") -> MetricResult:
     k = len(classes)
     r = _shares(y_train, k)
 
@@ -1509,13 +1513,13 @@ def _class_balance(y_train, y_syn, classes, gen) -> MetricResult:
         value,
         clip01(value),
         "1 - total variation distance between the class shares of the synthetic and the real "
-        "training images",
+        f"training {noun}",
         ci=_ci_or_none(bootstrap_ci(stat, y_syn, n_boot=N_BOOT, rng=gen)),
         breakdown={c: _g(float(s[i] - r[i])) for i, c in enumerate(classes)},
         details={
             "real": {c: _g(float(r[i])) for i, c in enumerate(classes)},
             "synthetic": {c: _g(float(s[i])) for i, c in enumerate(classes)},
-            "score_name": "share of images",
+            "score_name": f"share of {noun}",
             "counts": {
                 "real": dict(zip(classes, np.bincount(y_train, minlength=k).tolist(), strict=True)),
                 "synthetic": dict(

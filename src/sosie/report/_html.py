@@ -58,6 +58,18 @@ _IMAGE_BLURB = {
     "each synthetic image, in pixels and in classifier features, against the distances a real "
     "holdout image (never seen by the generator) gets. The closest pairs are shown side by side.",
 }
+_TEXT_BLURB = {
+    "fidelity": "How closely the synthetic texts match the real training texts: in the space of "
+    "sentence embeddings (all-MiniLM-L6-v2: Fréchet distance, precision, recall, a detection "
+    "classifier), in lexical diversity (distinct n-grams), semantic diversity "
+    "(self-similarity), length and label shares. Baselines: a real holdout scored the same way.",
+    "utility": "Text classifiers trained on the synthetic texts (TSTR) next to the same "
+    "classifiers trained on the real training texts (TRTR) and on both (augmented), all tested "
+    "on real holdout texts (macro-F1); the chart by label shows recall.",
+    "privacy": "Whether synthetic texts copy training texts (the LLM's few-shot seeds, a "
+    "fine-tuning set): exact and near copies, and nearest neighbours in embedding space, next "
+    "to the rates a real holdout text (never seen) gets. The closest pairs are listed.",
+}
 _MISSING = {
     "fidelity": "No fidelity metrics were computed.",
     "utility": "No utility metrics were computed (utility needs a target column).",
@@ -81,10 +93,15 @@ _HEADLINES = {
     "static_shapes": ("Static attributes", "similarity of the per-entity columns, 1 is best"),
     "frechet_distance": (
         "Fréchet distance",
-        "real vs synthetic image features; lower is better, compare with the holdout's",
+        "real vs synthetic features; lower is better, compare with the holdout's",
     ),
-    "precision": ("Precision", "share of synthetic images that look real, vs the holdout's"),
+    "precision": ("Precision", "share of synthetic samples that look real, vs the holdout's"),
     "recall": ("Recall", "share of the real variety covered, vs the holdout's"),
+    "distinct_n": ("Distinct bigrams", "lexical diversity; best at the real texts' value"),
+    "self_similarity": (
+        "Self-similarity",
+        "mean cosine of two texts; best at the real texts' value",
+    ),
     "class_balance": ("Class balance", "similarity of the class shares, 1 is best"),
     "detection_auc": ("Detection AUC", "a classifier telling real from synthetic; 0.5 is best"),
     "tstr_ratio": ("TSTR / TRTR", "synthetic-trained model score over real-trained; 1 is best"),
@@ -723,6 +740,94 @@ def _image_fact(images: Mapping[str, Any]) -> str:
     return esc(" · ".join(parts)) if parts else "yes"
 
 
+def _text_fact(text: Mapping[str, Any]) -> str:
+    """One line saying the data are texts: the field, labels and the embedding model."""
+    parts = []
+    field = text.get("text_field")
+    if field is not None:
+        parts.append(f"field <code>{esc(_scalar_text(field))}</code>")
+    labels = text.get("labels")
+    if isinstance(labels, (list, tuple)) and labels:
+        shown = ", ".join(esc(_scalar_text(x, 40)) for x in labels[:8])
+        more = f" (+{len(labels) - 8})" if len(labels) > 8 else ""
+        parts.append(f"labels {shown}{more}")
+    med = text.get("median_words")
+    if isinstance(med, Mapping) and finite(med.get("synthetic")) is not None:
+        real = finite(med.get("real_train"))
+        parts.append(
+            f"median words: synthetic {fmt(med.get('synthetic'))}"
+            + (f", real {fmt(real)}" if real is not None else "")
+        )
+    enc = text.get("encoder")
+    if enc:
+        parts.append(f"embeddings {esc(_scalar_text(enc, 80))}")
+    return " · ".join(parts) if parts else "yes"
+
+
+MAX_TEXT_EXAMPLES = 12
+MAX_TEXT_CHARS = 600
+
+
+def _text_list(rows: Any) -> str:
+    if not isinstance(rows, (list, tuple)) or not rows:
+        return '<span class="muted">none</span>'
+    items = []
+    for r in rows[:MAX_TEXT_EXAMPLES]:
+        if not isinstance(r, Mapping):
+            continue
+        label = r.get("label")
+        tag = f'<span class="lab">{esc(_scalar_text(label, 40))}</span> ' if label else ""
+        items.append(f"<li>{tag}{esc(_scalar_text(r.get('text'), MAX_TEXT_CHARS))}</li>")
+    return f'<ul class="texts">{"".join(items)}</ul>'
+
+
+def _text_samples_section(text: Mapping[str, Any]) -> str:
+    """Real and synthetic example texts (``meta["text"]["examples"]``)."""
+    ex = text.get("examples")
+    if not isinstance(ex, Mapping):
+        return ""
+    return (
+        '<section id="samples"><h2>Sample texts</h2><p class="blurb">A few real training texts '
+        "and synthetic texts of each label, drawn at random; look for repeated openings, "
+        "wrong labels, prompt echoes and too little variety.</p>"
+        '<div class="textcols"><div><h3>Real (train)</h3>'
+        + _text_list(ex.get("real"))
+        + "</div><div><h3>Synthetic</h3>"
+        + _text_list(ex.get("synthetic"))
+        + "</div></div></section>"
+    )
+
+
+def _plot_closest_texts(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"closest_texts": [{"synthetic", "train", "cosine"?, "jaccard"?}]}``: a table."""
+    rows, bad = [], 0
+    for p in d["closest_texts"][:MAX_PAIRS]:
+        if not isinstance(p, Mapping) or not isinstance(p.get("synthetic"), str):
+            bad += 1
+            continue
+        sims = " · ".join(
+            f"{k} {fmt(p.get(k))}" for k in ("cosine", "jaccard") if finite(p.get(k)) is not None
+        )
+        rows.append(
+            f"<tr><td>{esc(_scalar_text(p.get('synthetic'), MAX_TEXT_CHARS))}</td>"
+            f"<td>{esc(_scalar_text(p.get('train'), MAX_TEXT_CHARS))}</td>"
+            f'<td class="n">{esc(sims)}</td></tr>'
+        )
+    notes = [f"{bad} closest pair(s) without texts not shown"] if bad else []
+    if not rows:
+        return "", notes
+    return (
+        f'<figure class="fig wide"><h3 class="figtitle">{esc(m.name)}: closest pairs</h3>'
+        '<div class="table-wrap"><table class="metrics"><thead><tr><th>Synthetic text</th>'
+        '<th>Nearest training text</th><th class="n">Similarity</th></tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table></div><figcaption>The synthetic texts nearest to a training text "
+        "(sentence embeddings), closest first. Pairs that read alike point to copied training "
+        "texts.</figcaption></figure>",
+        notes,
+    )
+
+
 def _samples_section(images: Mapping[str, Any]) -> str:
     """Real and synthetic thumbnails per class (``meta["images"]["thumbnails"]``)."""
     th = images.get("thumbnails")
@@ -799,6 +904,16 @@ div.thumbs{{display:flex;flex-wrap:wrap;gap:4px}}
 """
 
 
+_TEXT_CSS = """
+.textcols{display:grid;grid-template-columns:1fr 1fr;gap:24px}
+@media (max-width:760px){.textcols{grid-template-columns:1fr}}
+ul.texts{margin:0;padding-left:18px;font-size:13px}ul.texts li{margin:0 0 8px}
+.lab{display:inline-block;font-size:11px;padding:0 6px;border-radius:8px;background:var(--na-bg);
+color:var(--na)}
+.muted{color:var(--muted)}
+"""
+
+
 _Builder = Callable[[Any, Mapping[str, Any]], tuple[str, list[str]]]
 
 
@@ -836,6 +951,8 @@ def _layouts(d: Mapping[str, Any]) -> list[_Builder]:
         out.append(_plot_heatmap_block)
     if isinstance(d.get("closest_pairs"), list) and d["closest_pairs"]:
         out.append(_plot_closest_pairs)
+    if isinstance(d.get("closest_texts"), list) and d["closest_texts"]:
+        out.append(_plot_closest_texts)
     return out
 
 
@@ -918,9 +1035,21 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
     images = images if isinstance(images, Mapping) and not isinstance(seqs, Mapping) else None
     if images is not None:
         facts.append(("Images", _image_fact(images)))
+    text = _find(sources, ("text",)) if images is None and not isinstance(seqs, Mapping) else None
+    text = text if isinstance(text, Mapping) else None
+    if text is not None:
+        facts.append(("Texts", _text_fact(text)))
     if rows:
-        label = "Events" if isinstance(seqs, Mapping) else "Images" if images else "Rows"
-        facts.append((label + (" per set" if images else ""), " · ".join(rows)))
+        label = (
+            "Events"
+            if isinstance(seqs, Mapping)
+            else "Images"
+            if images
+            else "Texts"
+            if text
+            else "Rows"
+        )
+        facts.append((label + (" per set" if images or text else ""), " · ".join(rows)))
     privacy = _get(card, "privacy")
     if isinstance(privacy, Mapping) and privacy.get("budget_spent") is not None:
         # a differentially private generator: its guarantee in one line (the ledger is in the card)
@@ -950,6 +1079,8 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
         nav += '<a href="#card">Data card</a>'
     if images is not None and isinstance(images.get("thumbnails"), Mapping):
         nav = '<a href="#samples">Sample images</a>' + nav
+    if text is not None and isinstance(text.get("examples"), Mapping):
+        nav = '<a href="#samples">Sample texts</a>' + nav
     return (
         f'<header><div class="wrap"><p class="kicker">sosie evaluation report</p>'
         f"<h1>{esc(title)}</h1>"
@@ -1136,6 +1267,7 @@ def _family_section(
     *,
     sequences: bool = False,
     images: bool = False,
+    text: bool = False,
 ) -> str:
     title = _FAMILY_TITLES.get(family, family)
     figures, notes = _plots(family, metrics)
@@ -1144,7 +1276,15 @@ def _family_section(
         if notes
         else ""
     )
-    blurbs = _SEQUENCE_BLURB if sequences else _IMAGE_BLURB if images else _FAMILY_BLURB
+    blurbs = (
+        _SEQUENCE_BLURB
+        if sequences
+        else _IMAGE_BLURB
+        if images
+        else _TEXT_BLURB
+        if text
+        else _FAMILY_BLURB
+    )
     blurb = blurbs.get(family, _FAMILY_BLURB.get(family, ""))
     return (
         f'<section id="{esc(family)}" class="family"><h2>{esc(title)} {_badge(fv.verdict)}</h2>'
@@ -1334,6 +1474,8 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
     sequences = isinstance(_find([card or {}, evaluation.meta], ("sequences",)), Mapping)
     image_meta = None if sequences else _find([evaluation.meta, card or {}], ("images",))
     image_meta = image_meta if isinstance(image_meta, Mapping) else None
+    text_meta = None if sequences or image_meta else _find([evaluation.meta, card or {}], ("text",))
+    text_meta = text_meta if isinstance(text_meta, Mapping) else None
     for f in families:
         ms = evaluation.by_family(f)
         if not ms:
@@ -1349,13 +1491,21 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
             continue
         verdicts[f] = family_verdict(f, ms)
         sections.append(
-            _family_section(f, ms, verdicts[f], sequences=sequences, images=bool(image_meta))
+            _family_section(
+                f,
+                ms,
+                verdicts[f],
+                sequences=sequences,
+                images=bool(image_meta),
+                text=bool(text_meta),
+            )
         )
     body = (
         _header(evaluation, card, page_title)
         + "<main>"
         + _summary(evaluation, verdicts)
         + (_samples_section(image_meta) if image_meta else "")
+        + (_text_samples_section(text_meta) if text_meta else "")
         + "".join(sections)
         + (_card_section(card) if card else "")
         + "</main>"
@@ -1364,8 +1514,10 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
     # embedded images (data: PNGs only, see _img) need img-src; pages without them are unchanged
     has_img = '<img class="thumb" src="data:image/png;base64,' in body
     img_src = "; img-src data:" if has_img else ""
-    css = _css() + (
-        "".join(ln.strip() for ln in _IMAGE_CSS.strip().splitlines()) if has_img else ""
+    css = (
+        _css()
+        + ("".join(ln.strip() for ln in _IMAGE_CSS.strip().splitlines()) if has_img else "")
+        + ("".join(ln.strip() for ln in _TEXT_CSS.strip().splitlines()) if text_meta else "")
     )
     return (
         "<!DOCTYPE html>\n"

@@ -8,13 +8,22 @@
   diversity, few-shot seeds, a temperature/top-p schedule, retries);
 * :func:`generate_text`: the records, parsed and validated JSON, resumable JSON Lines;
 * :func:`filter_texts`: format, length, language, copies of the seeds or a private corpus
-  (memorisation guard), exact and MinHash near duplicates, label consistency.
+  (memorisation guard), exact and MinHash near duplicates, label consistency (a classifier
+  on real seeds, or the LLM as judge: :func:`judge_labels`);
+* :class:`SentenceEncoder`: all-MiniLM-L6-v2 sentence embeddings, offline;
+* :func:`evaluate_text` (from :mod:`sosie.evaluate`): the evidence (diversity, embedding
+  distance, TSTR, copies) as an :class:`~sosie.evaluate.Evaluation`, for the HTML report;
+* :func:`text_card`: the data card of a generated text dataset.
 
-Work in progress (issue 8): the evidence and the ``sosie text`` commands come next.
+The command line: ``sosie text generate spec.yaml -o out.jsonl`` and ``sosie text evaluate``.
 """
 
+from ..evaluate.text import distinct_n, evaluate_text, self_similarity
+from ._card import text_card
+from ._embed import SentenceEncoder, default_encoder
 from ._filters import FilterResult, filter_texts, near_duplicate_pairs, normalise_text
 from ._generate import GenerationResult, generate_text, parse_record
+from ._judge import judge_labels
 from ._llm import (
     DEFAULT_GGUF,
     Completion,
@@ -35,12 +44,19 @@ __all__ = [
     "LLMError",
     "LlamaCppClient",
     "OpenAICompatibleClient",
+    "SentenceEncoder",
     "TextSpec",
+    "default_encoder",
     "default_model_path",
+    "distinct_n",
+    "evaluate_text",
     "filter_texts",
     "generate_text",
+    "judge_labels",
     "load_text_spec",
     "near_duplicate_pairs",
     "normalise_text",
     "parse_record",
+    "self_similarity",
+    "text_card",
 ]

@@ -16,15 +16,18 @@
    the candidate pairs; the Jaccard of each candidate pair is then computed exactly);
 6. ``label_mismatch``: with ``label_seeds``, a TF-IDF + logistic-regression classifier trained
    on the real labelled seeds gives the assigned label a probability below ``min_label_prob``
-   (default ``0.8 / number of labels``).
+   (default ``0.8 / number of labels``);
+7. ``judge_mismatch``: with ``judge`` (an :class:`~sosie.text.LLMClient`), the model, asked
+   which label fits the text (:func:`~sosie.text.judge_labels`), names another label.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -208,6 +211,9 @@ def filter_texts(
     label_seeds_text: str | None = None,
     label_seeds_label: str | None = None,
     min_label_prob: float | None = None,
+    judge: Any = None,
+    judge_label_set: Sequence[str] | None = None,
+    judge_descriptions: Mapping[str, str] | None = None,
     seed: int = 0,
 ) -> FilterResult:
     """Remove generated texts that are malformed, too short or long, copied or duplicated.
@@ -230,7 +236,12 @@ def filter_texts(
             default ``0.8 / number of labels`` (0.4 for two labels: measured on held-out real
             fine-food reviews, great vs other, it keeps 94% of correctly labelled reviews and
             49% of reviews given the wrong label; 0.5 keeps 79% and 20%).
-        seed: seed of the MinHash functions.
+        judge: an :class:`LLMClient` asked which label fits each surviving text
+            (:func:`judge_labels`); a text whose judged label differs from its label is
+            removed as ``judge_mismatch`` (the judged label is kept in ``judged_label``).
+        judge_label_set: the labels the judge chooses from (default: those in ``data``).
+        judge_descriptions: a sentence per label for the judge (e.g. the spec's).
+        seed: seed of the MinHash functions and of the judge.
 
     Returns:
         A :class:`FilterResult`.
@@ -247,7 +258,7 @@ def filter_texts(
     """
     require_columns(
         data,
-        [text_field] + ([label_field] if label_seeds is not None else []),
+        [text_field] + ([label_field] if label_seeds is not None or judge is not None else []),
         "column",
         "a column of the generated records",
         "pass text_field= / label_field=",
@@ -317,8 +328,29 @@ def filter_texts(
         for i, p in zip(alive, label_prob, strict=True):
             if p < floor:
                 mark(i, "label_mismatch")
+    judged = None
+    if judge is not None:
+        from ._judge import judge_labels
+
+        alive = [i for i in alive if not reason[i]]
+        label_set = list(judge_label_set or sorted(data[label_field].astype(str).unique()))
+        judged = judge_labels(
+            [texts[i] for i in alive],
+            label_set,
+            judge,
+            descriptions=judge_descriptions,
+            seed=seed,
+        )
+        labels_now = data[label_field].astype(str).to_numpy()
+        for i, lab in zip(alive, judged, strict=True):
+            if lab != labels_now[i]:
+                mark(i, "judge_mismatch", lab)
     keep = reason == ""
     kept = data[keep].copy()
+    if judged is not None:
+        kept["judged_label"] = pd.Series(judged, index=data.index[alive], dtype=object).reindex(
+            kept.index
+        )
     if label_prob is not None:
         probs = pd.Series(label_prob, index=data.index[alive])
         kept["label_prob"] = probs.reindex(kept.index).to_numpy()
@@ -333,6 +365,7 @@ def filter_texts(
         "exact_duplicate",
         "near_duplicate",
         "label_mismatch",
+        "judge_mismatch",
     )
     counts = {k: int((reason == k).sum()) for k in order}
     return FilterResult(kept=kept, removed=removed, counts=counts)
