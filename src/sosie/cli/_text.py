@@ -250,13 +250,13 @@ def evaluate(
                 )
         cols = list(rename)
         frames.append(df[cols].rename(columns=rename))
-    with m._step("evaluating (embedding the texts)"):
-        ev = evaluate_text(
-            *frames,
-            label_field="label" if label else None,
-            max_texts=max_texts,
-            rng=seed,
-        )
+    ev = evaluate_text(
+        *frames,
+        label_field="label" if label else None,
+        max_texts=max_texts,
+        rng=seed,
+        verbose=not m._state["quiet"],
+    )
     card_path = card
     if card_path is None and not synthetic.startswith(RDATASET_PREFIX):
         guess = Path(synthetic).with_name(Path(synthetic).stem + ".card.json")

@@ -37,6 +37,8 @@ from ._spec import TextSpec, load_text_spec
 __all__ = ["GenerationResult", "generate_text"]
 
 log = logging.getLogger(__name__)
+_RETRY_SEED_STEP = 1_000_003  # retry k of a request uses seed + k * step (mod _SEED_MOD)
+_SEED_MOD = 2**31 - 1
 
 
 @dataclass
@@ -171,7 +173,7 @@ def _run_job(
     t0 = time.perf_counter()
     model = ""
     for attempt in range(spec.max_retries + 1):
-        seed = (job["seed"] + attempt * 1_000_003) % (2**31 - 1)
+        seed = (job["seed"] + attempt * _RETRY_SEED_STEP) % _SEED_MOD
         out = client.complete(
             messages,
             temperature=job["temperature"],
@@ -203,6 +205,17 @@ def _run_job(
         "failed": reason,
         "attempts": spec.max_retries + 1,
     }
+
+
+def _planned(rec: dict[str, Any], job: dict[str, Any], spec: TextSpec) -> bool:
+    """Whether a record on disk answers this job of the plan: its label and its request seed
+    (the job's seed, shifted per retry as in :func:`_run_job`) match."""
+    label = job["label"] if spec.task == "classification" else None
+    try:
+        shift = (int(rec.get("attempts", 1)) - 1) * _RETRY_SEED_STEP
+        return rec.get("label") == label and int(rec["seed"]) == (job["seed"] + shift) % _SEED_MOD
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -296,9 +309,22 @@ def generate_text(
     partial = path.with_name(path.name + ".partial") if path is not None else None
     done: dict[int, dict[str, Any]] = {}
     if path is not None and resume:
+        stale = 0
         for rec in _read_jsonl(path) + _read_jsonl(partial):  # type: ignore[arg-type]
-            if "failed" not in rec and 0 <= int(rec["id"]) < len(jobs):
-                done[int(rec["id"])] = rec
+            if "failed" in rec:
+                continue
+            i = int(rec.get("id", -1))
+            if 0 <= i < len(jobs) and _planned(rec, jobs[i], sp):
+                done[i] = rec
+            else:
+                stale += 1
+        if stale:
+            log.warning(
+                "text generation: %d record(s) in %s were made from another spec, seed or plan; "
+                "they are dropped and asked again (use another output file to keep them)",
+                stale,
+                path,
+            )
     elif partial is not None and partial.exists():
         partial.unlink()
     resumed = len(done)

@@ -154,6 +154,24 @@ def test_interrupted_run_resumes_without_asking_again(tmp_path):
     assert again.calls == []
 
 
+def test_records_from_another_plan_are_not_resumed(tmp_path, caplog):
+    # Setup: a finished file made with another seed (another plan: labels and seeds per id)
+    out = tmp_path / "out.jsonl"
+    generate_text(SPEC, Scripted(), out=out, rng=1, verbose=False)
+    # Run: the same output file with another seed, then with a spec asking other counts
+    client = Scripted()
+    res = generate_text(SPEC, client, out=out, rng=2, verbose=False)
+    # Assert: nothing is taken from the other plan; the file now holds this plan's records
+    assert len(client.calls) == 10 and res.stats["resumed"] == 0
+    assert "made from another spec, seed or plan" in caplog.text
+    fresh = generate_text(SPEC, Scripted(), rng=2, verbose=False).data
+    pd.testing.assert_series_equal(res.data["label"], fresh["label"])
+    more = {**SPEC, "labels": {"great": 9, "other": 1}}
+    client = Scripted()
+    res = generate_text(more, client, out=out, rng=2, verbose=False)
+    assert res.data["label"].value_counts().to_dict() == {"great": 9, "other": 1}
+
+
 def test_concurrent_client_gets_parallel_requests():
     client = Scripted(concurrency=4)
     res = generate_text(SPEC, client, rng=0, verbose=False)
