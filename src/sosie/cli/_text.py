@@ -166,6 +166,9 @@ def generate(
             output.with_name(output.stem + ".removed.jsonl"),
             removed.to_json(orient="records", lines=True, force_ascii=False),
         )
+    elif filter_:  # nothing was made: empty outputs, so that no stale file is mistaken for them
+        atomic_write_text(output, "")
+        atomic_write_text(output.with_name(output.stem + ".removed.jsonl"), "")
     card = text_card(
         sp,
         res,

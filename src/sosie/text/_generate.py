@@ -364,6 +364,8 @@ def generate_text(
     finally:
         if fh is not None:
             fh.close()
+            if not done and partial is not None:  # nothing to resume from: leave no file
+                partial.unlink(missing_ok=True)
     records = [done[i] for i in sorted(done)]
     data = pd.DataFrame(records)
     if path is not None:

@@ -172,6 +172,20 @@ def test_records_from_another_plan_are_not_resumed(tmp_path, caplog):
     assert res.data["label"].value_counts().to_dict() == {"great": 9, "other": 1}
 
 
+def test_a_backend_failure_before_any_record_leaves_no_file(tmp_path):
+    from sosie.text import LLMError
+
+    class Down:
+        name, concurrency = "down", 1
+
+        def complete(self, messages, **kw):
+            raise LLMError("server down")
+
+    with pytest.raises(LLMError):
+        generate_text(SPEC, Down(), out=tmp_path / "out.jsonl", rng=0, verbose=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_concurrent_client_gets_parallel_requests():
     client = Scripted(concurrency=4)
     res = generate_text(SPEC, client, rng=0, verbose=False)
