@@ -708,6 +708,101 @@ def check(
     console.print(f"policy passed: {len(results)} rule(s)")
 
 
+@app.command("drift")
+def drift_cmd(
+    current: Annotated[str, typer.Option("--current", help="The new real data (file or URL).")],
+    reference: Annotated[
+        str | None,
+        typer.Option(help="What the generator learned: its training data (file or URL)."),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="The fitted generator (.sosie): its schema, and its samples as the reference "
+            "when --reference is not given."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Report (.html; + .json beside it).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="False discovery rate of the column tests.")] = 0.05,
+    psi_watch: Annotated[float, typer.Option(help="PSI from which to watch.")] = 0.10,
+    psi_refit: Annotated[float, typer.Option(help="PSI from which to refit.")] = 0.25,
+    auc_watch: Annotated[float, typer.Option(help="Detection AUC from which to watch.")] = 0.60,
+    auc_refit: Annotated[float, typer.Option(help="Detection AUC from which to refit.")] = 0.70,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 at this verdict or worse: refit, watch or never.")
+    ] = "refit",
+    table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Has the real data drifted from what the generator learned? Per-column PSI and tests
+    (FDR-controlled), joint detection AUC, and a verdict; exits 1 at --fail-on (pipelines)."""
+    from ..evaluate.drift import DriftThresholds, drift
+    from ..io import atomic_write_text
+
+    if fail_on not in ("refit", "watch", "never"):
+        raise SosieError(
+            str(Problem("--fail-on", "refit, watch or never", repr(fail_on), "pick one of them"))
+        )
+    if reference is None and model is None:
+        raise SosieError(
+            str(
+                Problem(
+                    "the reference",
+                    "--reference (the training data) or --model (a fitted generator)",
+                    "neither",
+                    "pass one of them",
+                )
+            )
+        )
+    try:
+        th = DriftThresholds(alpha, psi_watch, psi_refit, auc_watch, auc_refit)
+    except ValueError as e:
+        raise SosieError(f"thresholds: {e}") from None
+    cur = _read(current, table)
+    schema = None
+    source = reference
+    if model is not None:
+        from ..generators.base import Generator
+
+        gen = Generator.load(model)
+        schema = gen.schema_
+        if reference is None:
+            n = min(max(len(cur), 5000), 50_000)
+            with _step(f"sampling {n:,} reference rows from {model}"):
+                ref = gen.sample(n, rng=seed)
+            source = f"{n:,} rows sampled from {model}"
+    if reference is not None:
+        ref = _read(reference, table)
+    with _step("measuring drift"):
+        ev = drift(ref, cur, schema=schema, thresholds=th, rng=seed)
+    ev.meta["reference"] = source
+    d = ev.meta["drift"]
+    t = Table("column", "PSI", "test", "q-value", "level", title="drift by column")
+    for r in d["columns"][:20]:
+        colour = {"major": "red", "moderate": "yellow"}.get(r["level"], "")
+        level = f"[{colour}]{r['level']}[/{colour}]" if colour and r["drifted"] else r["level"]
+        t.add_row(r["column"], f"{r['psi']:.3f}", r["test"], f"{r['q_value']:.2g}", level)
+    if not _state["quiet"]:
+        console.print(t)
+    if output is not None:
+        from ..report import write_html
+
+        write_html(ev, output, title="Drift report")
+        atomic_write_text(output.with_suffix(".json"), ev.to_json())
+    verdict = d["verdict"]
+    colour = {"refit": "red", "watch": "yellow"}.get(verdict, "green")
+    console.print(
+        f"drift verdict: [{colour}]{verdict}[/{colour}] (detection AUC "
+        f"{ev.summary['detection_auc']:.3f}); " + "; ".join(d["reasons"]),
+        soft_wrap=True,
+    )
+    rank = {"ok": 0, "watch": 1, "refit": 2}
+    if fail_on != "never" and rank[verdict] >= rank[fail_on]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("sosie-demo"),

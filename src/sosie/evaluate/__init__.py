@@ -6,7 +6,8 @@ per-entity features come from :func:`sequence_features`; images (an
 :class:`~sosie.images.ImageBatch`) through :func:`evaluate_images`, built on
 :class:`ImageClassifier`, :func:`frechet_distance`, :func:`precision_recall` and
 :func:`memorisation`; texts through :func:`evaluate_text` (sentence embeddings,
-:func:`distinct_n`, :func:`self_similarity`, TSTR text classifiers, copies).
+:func:`distinct_n`, :func:`self_similarity`, TSTR text classifiers, copies). :func:`drift` watches new real data
+drift away from what a generator learned.
 
 Example:
     >>> from sosie.datasets import load_adult
@@ -20,6 +21,7 @@ Example:
 
 from ._core import Evaluation, MetricResult, bootstrap_ci
 from ._evaluate import FAMILIES, evaluate, split_holdout
+from .drift import DriftThresholds, drift
 from .image import (
     IMAGE_METRICS,
     ImageClassifier,
@@ -37,12 +39,14 @@ __all__ = [
     "IMAGE_METRICS",
     "SEQUENCE_METRICS",
     "TEXT_METRICS",
+    "DriftThresholds",
     "Evaluation",
     "ImageClassifier",
     "Memorisation",
     "MetricResult",
     "bootstrap_ci",
     "distinct_n",
+    "drift",
     "evaluate",
     "evaluate_images",
     "evaluate_sequences",

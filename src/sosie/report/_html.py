@@ -30,6 +30,7 @@ _FAMILY_TITLES = {
     "utility": "Utility",
     "privacy": "Privacy",
     "fairness": "Fairness",
+    "drift": "Drift",
 }
 _FAMILY_BLURB = {
     "fidelity": "How closely the synthetic data reproduces the real distributions.",
@@ -38,6 +39,9 @@ _FAMILY_BLURB = {
     "privacy": "How much the synthetic data reveals about the training records; attacks are "
     "scored on a real holdout the generator never saw.",
     "fairness": "Whether group shares and per-group performance survive the synthesis.",
+    "drift": "Whether the current real data has moved away from the reference (what the "
+    "generator learned): the population stability index of each column (tested, with the false "
+    "discovery rate controlled) and a classifier telling reference rows from current rows.",
 }
 _SEQUENCE_BLURB = {
     "fidelity": "How closely the synthetic sequences reproduce the real ones: lengths, gaps "
@@ -1050,12 +1054,23 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
             else "Rows"
         )
         facts.append((label + (" per set" if images or text else ""), " · ".join(rows)))
+    drift = meta.get("drift")
+    if isinstance(drift, Mapping) and drift.get("verdict"):
+        reasons = drift.get("reasons")
+        why = "; ".join(str(r) for r in reasons[:6]) if isinstance(reasons, (list, tuple)) else ""
+        facts.append(
+            (
+                "Drift verdict",
+                f"<strong>{esc(_scalar_text(drift.get('verdict')))}</strong>"
+                + (f" · {esc(_scalar_text(why, 400))}" if why else ""),
+            )
+        )
     privacy = _get(card, "privacy")
     if isinstance(privacy, Mapping) and privacy.get("budget_spent") is not None:
         # a differentially private generator: its guarantee in one line (the ledger is in the card)
         facts.append(("Privacy", esc(_scalar_text(privacy.get("note"), 240))))
     shown = {"generator", "fingerprint", "n_train", "n_holdout", "n_synthetic", "skipped",
-             "n_real_train", "n_real_holdout", "columns", "schema"}  # fmt: skip
+             "n_real_train", "n_real_holdout", "columns", "schema", "drift_verdict"}  # fmt: skip
     extra = [
         (str(k), esc(_scalar_text(v, 160)))
         for k, v in meta.items()
