@@ -18,7 +18,14 @@ from typing import Any
 from .evaluate import Evaluation
 from .generators.base import Generator, _versions
 
-__all__ = ["CARD_FORMAT", "build_card", "render_card_markdown", "write_card"]
+__all__ = [
+    "CARD_FORMAT",
+    "build_card",
+    "evaluation_section",
+    "render_card_markdown",
+    "synthetic_section",
+    "write_card",
+]
 
 CARD_FORMAT = "sosie-data-card"
 
@@ -119,7 +126,30 @@ def build_card(
             "budget_spent": spent,
             "note": _privacy_note(spent, eps),
         }
-    card["synthetic"] = {
+    card["synthetic"] = synthetic_section(output, n_rows, conditions, sample_seed)
+    if evaluation is not None:
+        card["evaluation"] = evaluation_section(evaluation)
+        if evaluation.meta.get("sequences"):  # event data: entity, time, entities and events
+            card["sequences"] = evaluation.meta["sequences"]
+    family = card.get("generator", {}).get("name")
+    card["intended_use"] = intended_use or _DEFAULT_USE
+    card["known_limits"] = [*(limits or []), *_FAMILY_LIMITS.get(family, []), *_GENERIC_LIMITS]
+    return card
+
+
+def synthetic_section(
+    output: str | Path | None,
+    n_rows: int | None,
+    conditions: dict[str, Any] | None = None,
+    sample_seed: int | None = None,
+) -> dict[str, Any]:
+    """The card's ``synthetic`` part: the file (and its SHA-256), rows, conditions, seed.
+
+    Example:
+        >>> synthetic_section(None, 10)["n_rows"]
+        10
+    """
+    return {
         "path": str(output) if output is not None else None,
         "sha256": _file_sha256(Path(output))
         if output is not None and Path(output).is_file()
@@ -128,19 +158,25 @@ def build_card(
         "conditions": conditions,
         "sample_seed": sample_seed,
     }
-    if evaluation is not None:
-        card["evaluation"] = {
-            "summary": evaluation.to_dict()["summary"],
-            "target": evaluation.meta.get("target"),
-            "sensitive": evaluation.meta.get("sensitive"),
-            "rows_used": evaluation.meta.get("n_used"),
-        }
-        if evaluation.meta.get("sequences"):  # event data: entity, time, entities and events
-            card["sequences"] = evaluation.meta["sequences"]
-    family = card.get("generator", {}).get("name")
-    card["intended_use"] = intended_use or _DEFAULT_USE
-    card["known_limits"] = [*(limits or []), *_FAMILY_LIMITS.get(family, []), *_GENERIC_LIMITS]
-    return card
+
+
+def evaluation_section(evaluation: Evaluation) -> dict[str, Any]:
+    """The card's ``evaluation`` part: the summary, the target (a text evaluation's label
+    field), the sensitive columns and the rows used.
+
+    Example:
+        >>> from sosie.evaluate import Evaluation
+        >>> evaluation_section(Evaluation([], meta={"text": {"label_field": "score"}}))["target"]
+        'score'
+    """
+    meta = evaluation.meta
+    text = meta.get("text") or {}
+    return {
+        "summary": evaluation.to_dict()["summary"],
+        "target": meta.get("target", text.get("label_field")),
+        "sensitive": meta.get("sensitive"),
+        "rows_used": meta.get("n_used", text.get("n_compared")),
+    }
 
 
 def _spent_epsilon(spent: Any) -> float | None:

@@ -223,7 +223,7 @@ def evaluate(
     """Diversity, embedding distance, TSTR vs TRTR and copies, as an HTML report (+ JSON)."""
     import json
 
-    from ..card import write_card
+    from ..card import evaluation_section, write_card
     from ..evaluate import evaluate_text
     from ..io import atomic_write_text
     from ..report import write_html
@@ -267,12 +267,7 @@ def evaluate(
     card_dict = None
     if card_path is not None:
         card_dict = json.loads(Path(card_path).read_text(encoding="utf-8"))
-        card_dict["evaluation"] = {
-            "summary": ev.to_dict()["summary"],
-            "target": ev.meta["text"]["label_field"],
-            "sensitive": None,
-            "rows_used": ev.meta["text"]["n_compared"],
-        }
+        card_dict["evaluation"] = evaluation_section(ev)
         write_card(card_dict, card_path)
     write_html(ev, output, card=card_dict, title="Synthetic text report")
     atomic_write_text(output.with_suffix(".json"), ev.to_json())

@@ -996,6 +996,40 @@ def _roc_points(y: np.ndarray, score: np.ndarray, max_points: int = 100) -> dict
     return {"fpr": [round(float(v), 4) for v in fpr], "tpr": [round(float(v), 4) for v in tpr]}
 
 
+def _detection_result(
+    y: np.ndarray,
+    oof: np.ndarray,
+    description: str,
+    gen: np.random.Generator,
+    n_boot: int,
+    *,
+    breakdown: dict[str, Any] | None = None,
+    details: dict[str, Any],
+) -> MetricResult:
+    """``detection_auc`` from pooled out-of-fold scores (``y``: 1 = synthetic): the AUC, its
+    bootstrap interval over the pooled predictions and the ROC curve (first in ``details``)."""
+    auc = _auc(y, oof)
+    ci = None
+    if n_boot > 1 and math.isfinite(auc):
+        ci = bootstrap_ci(
+            lambda a: _auc(a[:, 0], a[:, 1]), np.column_stack([y, oof]), n_boot=n_boot, rng=gen
+        )
+    return MetricResult(
+        "detection_auc",
+        "fidelity",
+        "target",
+        (0.0, 1.0),
+        auc,
+        clip01(1.0 - 2.0 * abs(auc - 0.5)),
+        description,
+        ci=ci,
+        baseline=0.5,
+        target_value=0.5,
+        breakdown=breakdown or {},
+        details={"roc": _roc_points(y, oof), **details},
+    )
+
+
 def _detection(
     prep: _Prepared, gen: np.random.Generator, *, max_rows: int, n_folds: int, n_boot: int = 100
 ) -> MetricResult:
@@ -1031,31 +1065,19 @@ def _detection(
                 model.fit(X[train], y[train])
                 oof[test] = model.predict_proba(X[test])[:, 1]
                 fold_auc.append(_auc(y[test], oof[test]))
-    auc = _auc(y, oof)
-    ci = None
-    if n_boot > 1 and math.isfinite(auc):
-        ci = bootstrap_ci(
-            lambda a: _auc(a[:, 0], a[:, 1]), np.column_stack([y, oof]), n_boot=n_boot, rng=gen
-        )
     feats = sorted(
         ((nm, _feature_auc(X[:, j], y, bool(mask[j]), n)) for j, nm in enumerate(names)),
         key=lambda t: -t[1] if math.isfinite(t[1]) else 0.0,
     )
-    return MetricResult(
-        "detection_auc",
-        "fidelity",
-        "target",
-        (0.0, 1.0),
-        auc,
-        clip01(1.0 - 2.0 * abs(auc - 0.5)),
+    return _detection_result(
+        y,
+        oof,
         "cross-validated ROC AUC of gradient boosting telling real from synthetic rows "
         "(0.5: indistinguishable; identical rows share a fold)",
-        ci=ci,
-        baseline=0.5,
-        target_value=0.5,
+        gen,
+        n_boot,
         breakdown={nm: _g(v) for nm, v in feats},
         details={
-            "roc": _roc_points(y, oof),
             "fold_auc": [_g(v) for v in fold_auc],
             "top_features": [{"name": nm, "auc": _g(v)} for nm, v in feats[:10]],
             "feature_importance": "univariate AUC: each feature alone, binned, in-sample",

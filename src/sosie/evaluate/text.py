@@ -200,12 +200,13 @@ def _as_frame(data: Any, what: str, text_field: str, label_field: str | None) ->
 # --------------------------------------------------------------------------- metrics
 
 
-def _diversity_metrics(texts, emb, eq, gen) -> list[MetricResult]:
-    order = {k: gen.permutation(len(v)) for k, v in texts.items()}
-    words = {k: [_words(texts[k][i]) for i in order[k]] for k in texts}
+def _diversity_metrics(words, emb, eq, gen) -> list[MetricResult]:
+    """``words``: each set's texts as word lists (shuffled here before the n-gram budget)."""
+    order = {k: gen.permutation(len(v)) for k, v in words.items()}
+    shuffled = {k: [w[i] for i in order[k]] for k, w in words.items()}
     grams = {
         k: {n: [g for t in _ngram_counts(w, n) for g in t] for n in (1, 2, 3)}
-        for k, w in words.items()
+        for k, w in shuffled.items()
     }
     budget = {n: min(len(grams[k][n]) for k in grams) for n in (1, 2, 3)}
 
@@ -272,10 +273,10 @@ def _diversity_metrics(texts, emb, eq, gen) -> list[MetricResult]:
     return out
 
 
-def _length_metric(texts, gen) -> MetricResult:
+def _length_metric(words, gen) -> MetricResult:
     from scipy.stats import ks_2samp
 
-    n = {k: np.array([len(_words(t)) for t in v], dtype=float) for k, v in texts.items()}
+    n = {k: np.array([len(w) for w in v], dtype=float) for k, v in words.items()}
     real = n["real_train"]
 
     def stat(s: np.ndarray) -> float:
@@ -317,7 +318,7 @@ def _detection_metric(texts, emb, eq, gen, n_folds: int = 5) -> MetricResult:
     from sklearn.model_selection import StratifiedGroupKFold
 
     from ..text._filters import normalise_text
-    from .fidelity import _auc, _roc_points
+    from .fidelity import _detection_result
 
     real, syn = emb("real_train")[eq["real_train"]], emb("synthetic")[eq["synthetic"]]
     x = np.r_[real, syn]
@@ -332,23 +333,15 @@ def _detection_metric(texts, emb, eq, gen, n_folds: int = 5) -> MetricResult:
             continue
         model = LogisticRegression(C=1.0, max_iter=2000).fit(x[tr], y[tr])
         oof[te] = model.predict_proba(x[te])[:, 1]
-    auc = _auc(y, oof)
-    ci = bootstrap_ci(lambda a: _auc(a[:, 0], a[:, 1]), np.c_[y, oof], n_boot=N_BOOT, rng=gen)
-    return MetricResult(
-        "detection_auc",
-        "fidelity",
-        "target",
-        (0.0, 1.0),
-        auc,
-        clip01(1.0 - 2.0 * abs(auc - 0.5)),
+    return _detection_result(
+        y,
+        oof,
         "cross-validated ROC AUC of a logistic regression on sentence embeddings telling real "
         f"training texts from synthetic texts ({len(real)} of each; 0.5: indistinguishable; "
         "identical texts share a fold)",
-        ci=_ci_or_none(ci),
-        baseline=0.5,
-        target_value=0.5,
+        gen,
+        N_BOOT,
         details={
-            "roc": _roc_points(y, oof),
             "n_rows": {"real": len(real), "synthetic": len(syn)},
             "n_folds": n_folds,
             "model": "LogisticRegression(C=1) on all-MiniLM-L6-v2 embeddings",
@@ -700,6 +693,7 @@ def evaluate_text(
         return emb_rows[name]
 
     sub_texts = {k_: [v[i] for i in rows[k_]] for k_, v in texts.items()}
+    sub_words = {k_: [_words(t) for t in v] for k_, v in sub_texts.items()}
     results: list[MetricResult] = []
 
     def timed(name: str, fn, *args) -> None:
@@ -714,9 +708,9 @@ def evaluate_text(
     if "detection" in metrics:
         timed("detection", _detection_metric, sub_texts, emb, eq, gen)
     if "diversity" in metrics:
-        timed("diversity", _diversity_metrics, sub_texts, emb, eq, gen)
+        timed("diversity", _diversity_metrics, sub_words, emb, eq, gen)
     if "length" in metrics:
-        timed("length", _length_metric, sub_texts, gen)
+        timed("length", _length_metric, sub_words, gen)
     if has_labels:
         code = {c: i for i, c in enumerate(classes)}
         y_tr = np.array([code[c] for c in labels["real_train"]])
@@ -754,7 +748,7 @@ def evaluate_text(
         }
         or None,
         "median_words": {
-            k_: _g(float(np.median([len(_words(t)) for t in v]))) for k_, v in sub_texts.items()
+            k_: _g(float(np.median([len(w) for w in v]))) for k_, v in sub_words.items()
         },
         "n_compared": {**{k_: len(r) for k_, r in rows.items()}, "equal_size": int(n_eq)},
         "encoder": getattr(encoder, "name", None) if encoder is not None else "all-MiniLM-L6-v2",

@@ -9,7 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..card import _DEFAULT_USE, _GENERIC_LIMITS, CARD_FORMAT, _file_sha256
+from ..card import (
+    _DEFAULT_USE,
+    _GENERIC_LIMITS,
+    CARD_FORMAT,
+    evaluation_section,
+    synthetic_section,
+)
 from ..generators.base import _versions
 from ._filters import FilterResult
 from ._generate import GenerationResult
@@ -98,15 +104,7 @@ def text_card(
             "role": f"few-shot seeds ({spec.few_shot_k} per prompt) and the memorisation "
             "guard's reference",
         }
-    card["synthetic"] = {
-        "path": str(output) if output is not None else None,
-        "sha256": _file_sha256(Path(output))
-        if output is not None and Path(output).is_file()
-        else None,
-        "n_rows": n_rows,
-        "conditions": None,
-        "sample_seed": rng_seed,
-    }
+    card["synthetic"] = synthetic_section(output, n_rows, None, rng_seed)
     card["text"] = {
         "model": model,
         "task": spec.task,
@@ -125,12 +123,7 @@ def text_card(
         "the copy and memorisation checks in the evaluation",
     }
     if evaluation is not None:
-        card["evaluation"] = {
-            "summary": evaluation.to_dict()["summary"],
-            "target": evaluation.meta.get("text", {}).get("label_field"),
-            "sensitive": None,
-            "rows_used": evaluation.meta.get("text", {}).get("n_compared"),
-        }
+        card["evaluation"] = evaluation_section(evaluation)
     card["intended_use"] = intended_use or _DEFAULT_USE
     card["known_limits"] = [*_LLM_LIMITS, *_GENERIC_LIMITS[1:]]
     return card
