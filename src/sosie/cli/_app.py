@@ -289,18 +289,7 @@ def fit(
                 )
             )
         )
-    unknown = sorted(set(params) - set(cls._param_names()))
-    if unknown:
-        raise SosieError(
-            str(
-                Problem(
-                    f"--param {', '.join(unknown)}",
-                    f"parameters of {generator!r}: " + ", ".join(cls._param_names()),
-                    "unknown name(s)",
-                    "check `sosie list` and the generator's documentation",
-                )
-            )
-        )
+    _check_param_names(cls, generator, params)
     if seed is not None:
         params["rng"] = seed
     with _step(f"reading {data}"):
@@ -314,6 +303,21 @@ def fit(
     with _step(f"saving {output}"):
         gen.save(output)
     _say(f"model written to [bold]{output}[/bold] ({Path(output).stat().st_size / 1e3:.0f} kB)")
+
+
+def _check_param_names(cls, generator: str, params: dict[str, Any]) -> None:
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise SosieError(
+            str(
+                Problem(
+                    f"--param {', '.join(unknown)}",
+                    f"parameters of {generator!r}: " + ", ".join(cls._param_names()),
+                    "unknown name(s)",
+                    "check `sosie list` and the generator's documentation",
+                )
+            )
+        )
 
 
 def _required_params(cls) -> list[str]:
@@ -801,6 +805,107 @@ def drift_cmd(
     rank = {"ok": 0, "watch": 1, "refit": 2}
     if fail_on != "never" and rank[verdict] >= rank[fail_on]:
         raise typer.Exit(1)
+
+
+@app.command("collapse")
+def collapse_cmd(
+    data: Annotated[str, typer.Argument(help="The real training data (file or URL).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Report (.html; + .json beside it).")
+    ] = Path("collapse.html"),
+    holdout: Annotated[
+        str | None,
+        typer.Option(help="Real rows no generation sees (default: a share of DATA held out)."),
+    ] = None,
+    holdout_share: Annotated[
+        float, typer.Option(help="Share of DATA held out when --holdout is not given.")
+    ] = 0.3,
+    target: Annotated[str | None, typer.Option(help="Column to predict (TSTR).")] = None,
+    generator: Annotated[
+        str, typer.Option("--generator", "-g", help="Table generator (see `sosie list`).")
+    ] = "gaussian_copula",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Generator parameter k=v (YAML value)."),
+    ] = None,
+    generations: Annotated[int, typer.Option(help="Generations after generation 0.")] = 5,
+    regimes: Annotated[
+        str, typer.Option(help="Comma-separated: replace, accumulate, mix.")
+    ] = "replace,accumulate,mix",
+    mix_share: Annotated[
+        float, typer.Option(help="Share of fresh real rows per generation in the mix regime.")
+    ] = 0.25,
+    n_rows: Annotated[
+        int | None, typer.Option(help="Rows sampled per generation (default: the train rows).")
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Model-collapse study: fit, sample and refit for several generations under the replace,
+    accumulate and mix regimes; report tail coverage, variance, distinct values, fidelity and
+    TSTR per generation."""
+    from ..evaluate import split_holdout
+    from ..evaluate.collapse import collapse
+    from ..generators import get_generator
+    from ..io import atomic_write_text
+    from ..report import write_html
+
+    cls = get_generator(generator)
+    params = {k: _yaml_value(v) for k, v in _parse_kv(param, "param").items()}
+    _check_param_names(cls, generator, params)
+    missing = [p for p in _required_params(cls) if p not in params]
+    if missing:
+        raise SosieError(
+            str(
+                Problem(
+                    f"generator {generator!r}",
+                    "its required parameter(s) " + ", ".join(missing),
+                    "none given",
+                    " ".join(f"--param {p}=<value>" for p in missing),
+                )
+            )
+        )
+    df = _read(data, table)
+    if holdout is None:
+        try:
+            train, hold = split_holdout(df, target=target, holdout=holdout_share, rng=seed)
+        except ValueError as e:
+            raise SosieError(f"--holdout-share: {e}") from None
+    else:
+        train, hold = df, _read(holdout, table)
+    ev = collapse(
+        train,
+        hold,
+        generator=(lambda s: cls(**{**params, "rng": s})) if params else generator,
+        generations=generations,
+        regimes=_split_list(regimes),
+        mix_share=mix_share,
+        n_rows=n_rows,
+        target=target,
+        rng=seed,
+        progress=not _state["quiet"] and err_console.is_terminal,
+    )
+    ev.meta["generator"] = generator + (
+        " (" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")" if params else ""
+    )
+    study = ev.meta["collapse"]
+    t = Table("regime", "gen", "tail cov.", "variance", "distinct", "detection", "TSTR",
+              title="model collapse")  # fmt: skip
+    for r in study["rows"]:
+        t.add_row(
+            r["regime"],
+            str(r["generation"]),
+            *(f"{r[k]:.3f}" for k in ("tail_coverage", "variance_ratio", "distinct_ratio")),
+            f"{r['detection_auc']:.3f}",
+            f"{r['tstr']:.3f}" if r["tstr"] == r["tstr"] else "n/a",
+        )
+    if not _state["quiet"]:
+        console.print(t)
+    write_html(ev, output, title=f"Model collapse: {generator}")
+    atomic_write_text(output.with_suffix(".json"), ev.to_json())
+    for line in study["findings"]:
+        _say(line)
+    _say(f"report written to [bold]{output}[/bold]")
 
 
 @app.command()

@@ -124,10 +124,18 @@ def evaluate(
     synthetic: Annotated[Path, typer.Argument(help="Synthetic images (folder).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Report (.html).")],
     size: Annotated[int | None, typer.Option(help="Resize all images to size x size.")] = None,
+    domain_gap: Annotated[
+        bool,
+        typer.Option(
+            "--domain-gap",
+            help="Also train a CNN on 75% of the synthetic images and compare its accuracy on "
+            "the other 25% with its accuracy on the real holdout (sim-to-real gap).",
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Fidelity (Fréchet distance, precision/recall), TSTR vs TRTR and memorisation, as HTML."""
-    from ..evaluate import evaluate_images
+    from ..evaluate import IMAGE_METRICS, evaluate_images
     from ..images import load_image_folder
     from ..io import atomic_write_text
     from ..report import write_html
@@ -135,7 +143,8 @@ def evaluate(
     m = _app()
     sets = [load_image_folder(p, size=size) for p in (real_train, real_holdout, synthetic)]
     with m._step("evaluating"):
-        ev = evaluate_images(*sets, rng=seed)
+        metrics = (*IMAGE_METRICS, "domain_gap") if domain_gap else IMAGE_METRICS
+        ev = evaluate_images(*sets, rng=seed, metrics=metrics)
     write_html(ev, output)
     atomic_write_text(output.with_suffix(".json"), ev.to_json())
     m._print_summary(ev)

@@ -6,8 +6,12 @@ per-entity features come from :func:`sequence_features`; images (an
 :class:`~sosie.images.ImageBatch`) through :func:`evaluate_images`, built on
 :class:`ImageClassifier`, :func:`frechet_distance`, :func:`precision_recall` and
 :func:`memorisation`; texts through :func:`evaluate_text` (sentence embeddings,
-:func:`distinct_n`, :func:`self_similarity`, TSTR text classifiers, copies). :func:`drift` watches new real data
-drift away from what a generator learned.
+:func:`distinct_n`, :func:`self_similarity`, TSTR text classifiers, copies). Around a
+pipeline over time: :func:`drift` watches new real data drift away from what a generator
+learned; :func:`collapse` studies generators trained on their predecessors' output
+(:func:`tail_coverage`); :func:`domain_gap` compares a synthetic-trained model on held-out
+synthetic data and on real data (:func:`gap_metric`; the tabular, text and image evaluations
+include it).
 
 Example:
     >>> from sosie.datasets import load_adult
@@ -21,6 +25,8 @@ Example:
 
 from ._core import Evaluation, MetricResult, bootstrap_ci
 from ._evaluate import FAMILIES, evaluate, split_holdout
+from .collapse import collapse, tail_coverage
+from .domain_gap import domain_gap, gap_metric
 from .drift import DriftThresholds, drift
 from .image import (
     IMAGE_METRICS,
@@ -45,16 +51,20 @@ __all__ = [
     "Memorisation",
     "MetricResult",
     "bootstrap_ci",
+    "collapse",
     "distinct_n",
+    "domain_gap",
     "drift",
     "evaluate",
     "evaluate_images",
     "evaluate_sequences",
     "evaluate_text",
     "frechet_distance",
+    "gap_metric",
     "memorisation",
     "precision_recall",
     "self_similarity",
     "sequence_features",
     "split_holdout",
+    "tail_coverage",
 ]

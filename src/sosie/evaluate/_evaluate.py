@@ -95,6 +95,7 @@ def _summary(metrics: list[MetricResult]) -> dict[str, float | None]:
     if "column_shapes" in by and "pair_trends" in by:
         out["quality_score"] = float(np.mean([by["column_shapes"].value, by["pair_trends"].value]))
     put("tstr_ratio", "tstr_ratio")
+    put("domain_gap", "domain_gap")
     for m in metrics:
         if m.family == "utility" and m.name.startswith("utility_"):
             score = m.name.removeprefix("utility_")

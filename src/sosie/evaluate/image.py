@@ -101,6 +101,8 @@ IMAGE_METRICS = (
     "tstr",
     "memorisation",
 )
+#: metrics computed only when asked for (each trains another CNN)
+OPTIONAL_IMAGE_METRICS = ("domain_gap",)
 N_BOOT = 50  # bootstrap resamples for the intervals
 _PNG_PREFIX = "data:image/png;base64,"
 
@@ -1100,7 +1102,9 @@ def evaluate_images(
         synthetic: the generated images; labels (class names of ``real_train``) are needed
             for ``class_balance`` and ``tstr``.
         rng: seed for the classifiers, subsamples, bootstraps and thumbnails.
-        metrics: which of :data:`IMAGE_METRICS` to compute.
+        metrics: which of :data:`IMAGE_METRICS` to compute, plus ``"domain_gap"`` if wanted
+            (it trains one more CNN, on 75 % of the synthetic images, and scores it on the
+            other 25 % and on the real holdout; :mod:`sosie.evaluate.domain_gap`).
         classifier: an :class:`ImageClassifier` already fitted on ``real_train`` (skips
             training one); its classes must be ``real_train``'s.
         classifier_epochs: training epochs of each classifier.
@@ -1171,26 +1175,28 @@ def _evaluate_images(
     verbose: bool,
 ) -> Evaluation:
     t_all = _time.perf_counter()
-    unknown = [m for m in metrics if m not in IMAGE_METRICS]
+    unknown = [m for m in metrics if m not in IMAGE_METRICS + OPTIONAL_IMAGE_METRICS]
     if unknown:
-        raise ValueError(f"unknown metrics {unknown}; choose from {IMAGE_METRICS}")
+        raise ValueError(
+            f"unknown metrics {unknown}; choose from {IMAGE_METRICS + OPTIONAL_IMAGE_METRICS}"
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)):
         raise ValueError(f"max_samples must be an integer, got {max_samples!r}")
     max_samples = max(int(max_samples), k + 2)
     sets = {"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic}
-    needs_syn_labels = any(m in metrics for m in ("class_balance", "tstr"))
+    needs_syn_labels = any(m in metrics for m in ("class_balance", "tstr", "domain_gap"))
     problems: list[Problem] = []
     for what, b in sets.items():
         p = _check_batch(b, what, labels=what != "synthetic" or needs_syn_labels)
         if p and what == "synthetic" and isinstance(b, ImageBatch) and b.labels is None:
             p[-1] = Problem(
                 "synthetic labels",
-                "a class label per image (for class_balance and tstr)",
+                "a class label per image (for class_balance, tstr and domain_gap)",
                 "a batch without labels",
                 "sample with labels (a class-conditional generator), or pass metrics= "
-                "without 'class_balance' and 'tstr'",
+                "without 'class_balance', 'tstr' and 'domain_gap'",
             )
         problems += p
         if not p and len(b) < k + 2:
@@ -1234,7 +1240,7 @@ def _evaluate_images(
             )
 
     seq = as_seed_sequence(rng)
-    names = ("classifier", "subsample", *IMAGE_METRICS, "tstr_model", "thumbnails")
+    names = ("classifier", "subsample", *IMAGE_METRICS, "tstr_model", "thumbnails", "domain_gap")
     seeds = dict(zip(names, seq.spawn(len(names)), strict=True))
 
     def gen(name: str) -> np.random.Generator:
@@ -1300,6 +1306,14 @@ def _evaluate_images(
         )
         tstr_info = _model_info(tstr_model)
         timings["tstr"] = round(_time.perf_counter() - t0, 3)
+    if "domain_gap" in metrics:
+        assert y_syn is not None
+        t0 = _time.perf_counter()
+        results.append(
+            _image_gap(synthetic, y_syn, real_holdout, y_hold, classes, gen("domain_gap"),
+                       device=device, n_threads=n_threads, fit_kw=fit_kw)
+        )  # fmt: skip
+        timings["domain_gap"] = round(_time.perf_counter() - t0, 3)
     if "memorisation" in metrics:
         t0 = _time.perf_counter()
         results += _memorisation_metrics(
@@ -1527,6 +1541,29 @@ def _class_balance(y_train, y_syn, classes, gen, noun: str = "images") -> Metric
                 ),
             },
         },
+    )
+
+
+def _image_gap(synthetic, y_syn, holdout, y_hold, classes, gen, *, device, n_threads, fit_kw):
+    """A CNN trained on 75 % of the synthetic images: held-out synthetic vs real holdout."""
+    from .domain_gap import gap_metric, split_synthetic
+
+    tr, te = split_synthetic(y_syn, 0.25, gen)
+    model = ImageClassifier(device=device, n_threads=n_threads)
+    model.fit(
+        ImageBatch(synthetic.images[tr], labels=y_syn[tr], classes=classes), rng=gen, **fit_kw
+    )
+    names = np.asarray(classes, dtype=object)
+    test = ImageBatch(synthetic.images[te], labels=y_syn[te], classes=classes)
+    return gap_metric(
+        names[y_syn[te]],
+        names[model.predict(test)],
+        names[y_hold],
+        names[model.predict(holdout)],
+        score="accuracy",
+        model="the small CNN",
+        n_boot=N_BOOT,
+        rng=gen,
     )
 
 

@@ -23,7 +23,9 @@ Fidelity (the holdout, scored the same way on the same number of texts, is the b
 Utility (with labels): ``tstr_tfidf`` and ``tstr_embedding``, the macro-F1 on the real
 holdout of a TF-IDF + logistic regression and of a logistic regression on the embeddings,
 each trained on the synthetic texts (TSTR, value) and on the real training texts (TRTR,
-baseline); the augmented model (real + synthetic) is in ``details``.
+baseline); the augmented model (real + synthetic) is in ``details``. ``domain_gap``: the
+TF-IDF model trained on 75 % of the synthetic texts, its macro-F1 on the other 25 % minus on
+the real holdout (:mod:`sosie.evaluate.domain_gap`).
 
 Privacy (does the generator, or the LLM's few-shot prompt, leak training texts?):
 ``exact_copies`` and ``near_copies`` (character 5-gram Jaccard >= 0.5 with a training text),
@@ -374,6 +376,34 @@ def _fit_predict(kind: str, x_train, y_train, x_test, seed: int) -> np.ndarray:
     return model.fit(x_train, y_train).predict(x_test)
 
 
+def _text_gap(texts, labels, gen) -> list[MetricResult]:
+    """TF-IDF model on 75 % of the synthetic texts: held-out synthetic vs real holdout."""
+    from .domain_gap import gap_metric, split_synthetic
+
+    ys = np.asarray(labels["synthetic"], dtype=str).astype(object)
+    if len(ys) < 20:
+        return []
+    tr, te = split_synthetic(ys, 0.25, gen)
+    if len(np.unique(ys[tr])) < 2:
+        return []
+    xs = np.asarray(texts["synthetic"], dtype=object)
+    x_real = np.asarray(texts["real_holdout"], dtype=object)
+    pred = _fit_predict("tfidf", xs[tr], ys[tr], np.concatenate([xs[te], x_real]), 0)
+    y_real = np.asarray(labels["real_holdout"], dtype=str).astype(object)
+    return [
+        gap_metric(
+            ys[te],
+            pred[: len(te)],
+            y_real,
+            pred[len(te) :],
+            score="macro_f1",
+            model=_TSTR_MODELS["tfidf"],
+            n_boot=N_BOOT,
+            rng=gen,
+        )
+    ]
+
+
 _TSTR_MODELS = {
     "tfidf": "TF-IDF (words and bigrams) + logistic regression",
     "embedding": "logistic regression on all-MiniLM-L6-v2 sentence embeddings",
@@ -720,6 +750,8 @@ def evaluate_text(
             timed("tstr", _tstr_metrics, texts, labels, emb, rows, gen)
     if "memorisation" in metrics:
         timed("memorisation", _privacy_metrics, sub_texts, emb, int(n_pairs), gen)
+    if has_labels and "tstr" in metrics:
+        timed("domain_gap", _text_gap, texts, labels, gen)
 
     summary: dict[str, float | None] = {
         m.name: _finite(m.value) for m in results if not m.name.startswith("tstr_")

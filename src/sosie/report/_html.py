@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ _FAMILY_TITLES = {
     "privacy": "Privacy",
     "fairness": "Fairness",
     "drift": "Drift",
+    "collapse": "Model collapse",
 }
 _FAMILY_BLURB = {
     "fidelity": "How closely the synthetic data reproduces the real distributions.",
@@ -42,6 +44,11 @@ _FAMILY_BLURB = {
     "drift": "Whether the current real data has moved away from the reference (what the "
     "generator learned): the population stability index of each column (tested, with the false "
     "discovery rate controlled) and a classifier telling reference rows from current rows.",
+    "collapse": "Generators trained on their predecessors' output: each line is a regime "
+    "(replace: synthetic only; accumulate: real and every sample so far; mix: a share of fresh "
+    "real rows), each point a generation's sample measured against the original real data. "
+    "Values in the table are the last generation of the regime that lost most; the dotted line "
+    "is what the real data scores.",
 }
 _SEQUENCE_BLURB = {
     "fidelity": "How closely the synthetic sequences reproduce the real ones: lengths, gaps "
@@ -832,6 +839,87 @@ def _plot_closest_texts(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
     )
 
 
+def _plot_curves(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``{"curves": {"x": [...], "series": {name: [...]}, "x_label", "y_label", "reference",
+    "reference_label"}}``: one line per series (e.g. a regime over generations)."""
+    c = d["curves"]
+    series = c.get("series")
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError("curves: expected a 'series' mapping")
+    svg = _svg.line_chart(
+        c.get("x"),
+        [(str(k), v) for k, v in series.items()],
+        title=str(c.get("title") or m.name.replace("_", " ")),
+        x_label=str(c.get("x_label") or ""),
+        y_label=str(c.get("y_label") or ""),
+        reference=c.get("reference"),
+        reference_label=str(c.get("reference_label") or ""),
+    )
+    return _figure(svg, esc(m.description)), []
+
+
+_COLLAPSE_COLUMNS = (
+    ("train_rows", "train rows"),
+    ("tail_coverage", "tail coverage"),
+    ("rare_category_coverage", "rare categories"),
+    ("extreme_quantile_coverage", "extreme quantiles"),
+    ("variance_ratio", "variance ratio"),
+    ("distinct_ratio", "distinct ratio"),
+    ("column_shapes", "column shapes"),
+    ("pair_trends", "pair trends"),
+    ("detection_auc", "detection AUC"),
+    ("tstr", "TSTR"),
+)
+
+
+def _collapse_section(study: Mapping[str, Any]) -> str:
+    """The findings and a row per regime and generation (``meta["collapse"]``)."""
+    rows = study.get("rows")
+    if not isinstance(rows, list) or not rows:
+        return ""
+    cols = [
+        (k, lab)
+        for k, lab in _COLLAPSE_COLUMNS
+        if any(isinstance(r, Mapping) and k in r for r in rows)
+    ]
+    trtr = finite(study.get("trtr"))
+    body = []
+    for r in rows:
+        if not isinstance(r, Mapping):
+            continue
+        cells = "".join(f'<td class="n">{esc(fmt(r.get(k)))}</td>' for k, _ in cols)
+        body.append(
+            f"<tr><td>{esc(_scalar_text(r.get('regime'), 40))}</td>"
+            f'<td class="n">{esc(fmt(r.get("generation")))}</td>{cells}</tr>'
+        )
+    findings = study.get("findings")
+    items = (
+        '<ul class="notes">'
+        + "".join(f"<li>{esc(_scalar_text(f, 400))}</li>" for f in findings[:10])
+        + "</ul>"
+        if isinstance(findings, list) and findings
+        else ""
+    )
+    score = _scalar_text(study.get("tstr_score") or "score", 40)
+    ref = (
+        f" TRTR (gradient boosting trained on the real train): {fmt(trtr)} {esc(score)}."
+        if trtr is not None
+        else ""
+    )
+    return (
+        '<section id="generations"><h2>Generations</h2><p class="blurb">Every generation\'s '
+        "sample measured against the original real data; generation 0 is fitted on the real "
+        f"data and shared by the regimes.{ref}</p>"
+        + items
+        + '<div class="table-wrap"><table class="metrics"><thead><tr><th>Regime</th>'
+        '<th class="n">Generation</th>'
+        + "".join(f'<th class="n">{esc(lab)}</th>' for _, lab in cols)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table></div></section>"
+    )
+
+
 def _samples_section(images: Mapping[str, Any]) -> str:
     """Real and synthetic thumbnails per class (``meta["images"]["thumbnails"]``)."""
     th = images.get("thumbnails")
@@ -957,6 +1045,8 @@ def _layouts(d: Mapping[str, Any]) -> list[_Builder]:
         out.append(_plot_closest_pairs)
     if isinstance(d.get("closest_texts"), list) and d["closest_texts"]:
         out.append(_plot_closest_texts)
+    if isinstance(d.get("curves"), Mapping):
+        out.append(_plot_curves)
     return out
 
 
@@ -1065,12 +1155,23 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
                 + (f" · {esc(_scalar_text(why, 400))}" if why else ""),
             )
         )
+    study = meta.get("collapse")
+    if isinstance(study, Mapping) and study.get("regimes"):
+        regimes = study.get("regimes")
+        facts.append(
+            (
+                "Study",
+                f"{esc(_scalar_text(study.get('generations')))} generations · regimes "
+                f"{esc(', '.join(map(str, regimes)) if isinstance(regimes, list) else regimes)}",
+            )
+        )
     privacy = _get(card, "privacy")
     if isinstance(privacy, Mapping) and privacy.get("budget_spent") is not None:
         # a differentially private generator: its guarantee in one line (the ledger is in the card)
         facts.append(("Privacy", esc(_scalar_text(privacy.get("note"), 240))))
     shown = {"generator", "fingerprint", "n_train", "n_holdout", "n_synthetic", "skipped",
-             "n_real_train", "n_real_holdout", "columns", "schema", "drift_verdict"}  # fmt: skip
+             "n_real_train", "n_real_holdout", "columns", "schema", "drift_verdict",
+             "families", "collapse"}  # fmt: skip
     extra = [
         (str(k), esc(_scalar_text(v, 160)))
         for k, v in meta.items()
@@ -1165,11 +1266,52 @@ def _metric_for_headline(metrics: Sequence[Any], key: str, value: Any) -> Any:
     )
 
 
+def _is_study(evaluation: Any) -> bool:
+    """A drift check or a collapse study: the four evaluation families do not apply."""
+    return _get(evaluation.meta, "kind") in ("drift", "collapse")
+
+
+_COLLAPSE_HEADLINES = {
+    "tail_coverage": ("Tail coverage", "rare categories and 1 % tails kept; 1 is best"),
+    "tstr": ("TSTR", "score on real holdout data"),
+    "detection_auc": ("Detection AUC", "original real vs this generation; 0.5 is best"),
+}
+
+
+def _collapse_labels(meta: Any) -> dict[str, tuple[str, str]]:
+    """Headline tiles of a collapse study: each quantity at the last generation of each regime."""
+    study = _get(meta, "collapse")
+    if not isinstance(study, Mapping) or not isinstance(study.get("regimes"), list):
+        return {}
+    g = _scalar_text(study.get("generations"), 10)
+    return {
+        f"{name}_{regime}": (f"{label} ({regime})", f"generation {g}; {hint}")
+        for name, (label, hint) in _COLLAPSE_HEADLINES.items()
+        for regime in map(str, study["regimes"])
+    }
+
+
+def _regime_metric(metrics: Sequence[Any], key: str, value: Any) -> Any:
+    """A collapse metric as one regime scores it (its value and ``details["normalized"]``)."""
+    for m in metrics:
+        regime = key[len(m.name) + 1 :] if key.startswith(m.name + "_") else None
+        norms = m.details.get("normalized") if isinstance(m.details, Mapping) else None
+        if regime and isinstance(norms, Mapping) and regime in norms:
+            return SimpleNamespace(
+                name=m.name, value=value, normalized=norms[regime], ci=None,
+                target_value=m.target_value, baseline=m.baseline,
+            )  # fmt: skip
+    return None
+
+
 def _summary(evaluation: Any, verdicts: Mapping[str, FamilyVerdict]) -> str:
     cards = []
     skipped = _get(evaluation.meta, "skipped") or {}
+    study = _is_study(evaluation)
     for f in FAMILIES:
         fv = verdicts.get(f)
+        if fv is None and study:
+            continue
         if fv is None:
             why = _get(skipped, f)
             note = esc(_scalar_text(why)) if why else "not evaluated"
@@ -1196,13 +1338,20 @@ def _summary(evaluation: Any, verdicts: Mapping[str, FamilyVerdict]) -> str:
         )
     summary = evaluation.summary if isinstance(evaluation.summary, Mapping) else {}
     known = [k for k in _HEADLINES if k in summary]
-    tile_keys = known or list(summary)[:MAX_TILES]
+    labels = _collapse_labels(evaluation.meta)
+    tile_keys = [k for k in labels if k in summary] or known or list(summary)[:MAX_TILES]
     rest = [k for k in summary if k not in tile_keys]
     tiles = []
     for key in tile_keys:
         value = summary[key]
-        label, hint = _HEADLINES.get(str(key), (str(key).replace("_", " ").capitalize(), ""))
-        metric = _metric_for_headline(evaluation.metrics, str(key), value)
+        label, hint = labels.get(str(key)) or _HEADLINES.get(
+            str(key), (str(key).replace("_", " ").capitalize(), "")
+        )
+        metric = (
+            _regime_metric(evaluation.metrics, str(key), value)
+            if key in labels
+            else _metric_for_headline(evaluation.metrics, str(key), value)
+        )
         verdict = metric_verdict(metric) if metric is not None else "n/a"
         cls = verdict if verdict in ("pass", "warn", "fail") else "na"
         ci = ""
@@ -1491,8 +1640,11 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
     image_meta = image_meta if isinstance(image_meta, Mapping) else None
     text_meta = None if sequences or image_meta else _find([evaluation.meta, card or {}], ("text",))
     text_meta = text_meta if isinstance(text_meta, Mapping) else None
+    study = _is_study(evaluation)
     for f in families:
         ms = evaluation.by_family(f)
+        if not ms and study:
+            continue
         if not ms:
             why = _get(skipped, f)
             text = (
@@ -1522,6 +1674,11 @@ def render_page(evaluation: Any, *, card: Mapping[str, Any] | None, title: str |
         + (_samples_section(image_meta) if image_meta else "")
         + (_text_samples_section(text_meta) if text_meta else "")
         + "".join(sections)
+        + (
+            _collapse_section(evaluation.meta["collapse"])
+            if isinstance(_get(evaluation.meta, "collapse"), Mapping)
+            else ""
+        )
         + (_card_section(card) if card else "")
         + "</main>"
         + _footer()

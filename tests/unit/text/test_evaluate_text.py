@@ -100,7 +100,9 @@ def test_flipped_labels_ruin_tstr_only(sets, encoder):
     ev = _ev(sets, flipped, encoder, metrics=("tstr",))
     assert ev.summary["tstr_ratio"] < 0.6
     assert ev["tstr_tfidf"].details["models"]
-    assert [m.family for m in ev.metrics] == ["fidelity", "utility", "utility"]  # + balance
+    # + balance; the domain gap: flipped labels are learned in domain and fail on real text
+    assert [m.family for m in ev.metrics] == ["fidelity", "utility", "utility", "utility"]
+    assert ev["domain_gap"].breakdown["flagged"] and ev.summary["domain_gap"] > 0.15
 
 
 def test_report_shows_texts_and_closest_pairs(sets, encoder):
