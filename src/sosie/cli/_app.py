@@ -361,6 +361,33 @@ def _parse_conditions(items: list[str] | None, schema) -> dict[str, Any]:
     return out
 
 
+def _parse_shares(items: list[str], schema) -> dict[str, dict[Any, float]]:
+    out: dict[str, dict[Any, float]] = {}
+    for item in items:
+        col, sep, rest = item.partition("=")
+        pairs = [p.rpartition(":") for p in rest.split(",")] if sep else []
+        if not pairs or any(not v or not c for v, c, _ in pairs):
+            raise SosieError(
+                str(
+                    Problem(
+                        f"--shares {item!r}",
+                        "column=value:share,value:share",
+                        "another form",
+                        "write e.g. --shares sex=Female:0.5,Male:0.5",
+                    )
+                )
+            )
+        try:
+            out[col] = {
+                _parse_conditions([f"{col}={v}"], schema)[col]: float(x) for v, _, x in pairs
+            }
+        except ValueError:
+            raise SosieError(
+                str(Problem(f"--shares {item!r}", "numbers as shares", rest, "fix the shares"))
+            ) from None
+    return out
+
+
 @app.command()
 def sample(
     model: Annotated[Path, typer.Argument(help="A .sosie model file.")],
@@ -390,14 +417,62 @@ def sample(
     end: Annotated[
         str | None, typer.Option(help="Event models: generate events up to this time.")
     ] = None,
+    shares: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shares",
+            help="Target group shares of a sensitive column, e.g. sex=Female:0.5,Male:0.5 "
+            "(repeat for several columns); met exactly by conditioning.",
+        ),
+    ] = None,
+    independent_label: Annotated[
+        str | None,
+        typer.Option(
+            help="With --shares: this label column gets the same distribution in every group."
+        ),
+    ] = None,
 ) -> None:
-    """Sample N rows (or N entities' events) from a saved MODEL and write them to OUTPUT."""
+    """Sample N rows (or N entities' events) from a saved MODEL and write them to OUTPUT.
+
+    Controlled demographics: `--shares sex=Female:0.5,Male:0.5 --independent-label income`
+    gives 50/50 sex with the same income distribution for both (see sosie.demographics)."""
     from ..generators.base import Generator
     from ..io import write_table
 
     with _step(f"loading {model}"):
         gen = Generator.load(model)
     conds = _parse_conditions(condition, gen.schema_) or None
+    if shares or independent_label:
+        if not shares or conds or getattr(gen, "modality", "table") != "table":
+            raise SosieError(
+                str(
+                    Problem(
+                        "--shares/--independent-label",
+                        "--shares on a table model, without --condition",
+                        "--independent-label alone" if not shares else "another combination",
+                        "pass --shares col=value:share,... (and drop --condition)",
+                    )
+                )
+            )
+        from ..demographics import sample_demographics
+
+        targets = _parse_shares(shares, gen.schema_)
+        with _step(f"sampling {n_rows:,} rows with controlled group shares"):
+            df = sample_demographics(
+                gen,
+                n_rows,
+                targets=targets,
+                label=independent_label,
+                independent_label=independent_label is not None,
+                rng=seed,
+            )
+        with _step(f"writing {output}"):
+            where = write_table(df, output, table=table)
+        _say(f"{len(df):,} rows written to [bold]{where}[/bold]")
+        if card:
+            demo = {"target_shares": targets, "independent_label": independent_label}
+            _write_sample_card(gen, output, len(df), {"demographics": demo}, seed)
+        return
     if getattr(gen, "modality", "table") == "sequence":
         numeric = gen.sequence_schema_.time_kind == "numeric"
         window = {
@@ -805,6 +880,55 @@ def drift_cmd(
     rank = {"ok": 0, "watch": 1, "refit": 2}
     if fail_on != "never" and rank[verdict] >= rank[fail_on]:
         raise typer.Exit(1)
+
+
+@app.command("audit")
+def audit_cmd(
+    real: Annotated[str, typer.Option("--real", help="Real data the generator learned.")],
+    holdout: Annotated[str, typer.Option("--holdout", help="Real rows no model saw.")],
+    before: Annotated[str, typer.Option("--before", help="Synthetic data sampled plainly.")],
+    after: Annotated[
+        str, typer.Option("--after", help="Synthetic data sampled with --shares (controlled).")
+    ],
+    sensitive: Annotated[str, typer.Option(help="Comma-separated sensitive columns.")],
+    target: Annotated[str, typer.Option(help="The label column.")],
+    shares: Annotated[
+        list[str] | None,
+        typer.Option("--shares", help="The target shares, as for `sosie sample --shares`."),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Report (.html; + .json beside it).")
+    ] = Path("audit.html"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Bias audit before/after controlled demographics: group shares, label rate per group,
+    and the downstream fairness gaps and ROC-AUC of models trained on each, on real data."""
+    from ..demographics import bias_audit
+    from ..io import atomic_write_text
+    from ..report import write_html
+    from ..schema import infer_schema
+
+    tables = {k: _read(v, None) for k, v in
+              (("real", real), ("holdout", holdout), ("before", before), ("after", after))}  # fmt: skip
+    targets = _parse_shares(shares, infer_schema(tables["real"])) if shares else None
+    with _step("auditing"):
+        ev = bias_audit(tables["real"], tables["holdout"], tables["before"], tables["after"],
+                        sensitive=_split_list(sensitive), target=target, targets=targets,
+                        rng=seed)  # fmt: skip
+    write_html(ev, output, title="Bias audit: before and after controlled demographics")
+    atomic_write_text(output.with_suffix(".json"), ev.to_json())
+    t = Table("metric", "after", "before", "real data", title="bias audit")
+    for m in ev:
+        b = m.breakdown
+        if isinstance(b.get("after"), float):
+            t.add_row(m.name, *(f"{b[k]:.3f}" for k in ("after", "before", "real data")))
+        else:
+            t.add_row(
+                m.name, f"{m.value:.3f}", f"{m.baseline:.3f}" if m.baseline is not None else "", ""
+            )
+    if not _state["quiet"]:
+        console.print(t)
+    _say(f"report written to [bold]{output}[/bold]")
 
 
 @app.command("collapse")
