@@ -53,6 +53,8 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run_evaluation.py
 	$(PY) benchmarks/run_generators.py --neural-budget sdv_ctgan/5 --rebalance-generators gaussian_copula,arf,tabddpm --rebalance-budget 300
 	$(PY) benchmarks/run_dp.py
+	$(PY) benchmarks/run_collapse.py
+	$(PY) benchmarks/run_demographics.py
 
 clean:
 	rm -rf $(VENV) $(SDM_VENV) sosie-demo .pytest_cache .ruff_cache
