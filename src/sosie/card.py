@@ -111,6 +111,9 @@ def build_card(
         }
         if fp.get("withheld"):
             card["input"]["withheld"] = fp["withheld"]
+        sample = getattr(generator, "fit_sample_", None)
+        if sample:  # fitted on a uniform sample of a larger table (sosie.scale.read_sample)
+            card["input"]["sampled_from"] = sample
         card["generator"] = {
             "name": generator.name,
             "class": f"{type(generator).__module__}.{type(generator).__qualname__}",

@@ -198,6 +198,13 @@ def fit(
         typer.Option(help="Event data: comma-separated per-entity columns (default: detected)."),
     ] = None,
     table: Annotated[str | None, typer.Option(help="SQL table name.")] = None,
+    sample_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Fit on a uniform random sample of this many rows, read in one pass from a "
+            "Parquet/CSV file or folder of any size (recorded in the model and its card)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (recorded in the model).")] = None,
     epsilon: Annotated[
         float | None,
@@ -292,8 +299,16 @@ def fit(
     _check_param_names(cls, generator, params)
     if seed is not None:
         params["rng"] = seed
-    with _step(f"reading {data}"):
-        df = _read(data, table)
+    if sample_rows is not None:
+        from ..scale import read_sample
+
+        with _step(f"reading a sample of {sample_rows:,} rows from {data}"):
+            df = read_sample(data, sample_rows, rng=seed)
+        info = df.attrs["sosie_sample"]
+        _say(f"fitting on {info['rows']:,} of {info['of']:,} rows (uniform sample)")
+    else:
+        with _step(f"reading {data}"):
+            df = _read(data, table)
     gen = cls(**params)
     with _step(f"fitting {generator} on {len(df):,} rows x {df.shape[1]} columns"):
         if is_events:
@@ -431,6 +446,24 @@ def sample(
             help="With --shares: this label column gets the same distribution in every group."
         ),
     ] = None,
+    chunk_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Stream to a dataset folder (OUTPUT/part-*.parquet or .csv) this many rows at a "
+            "time: flat memory, atomic, resumable after a crash."
+        ),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Sample on a Dask cluster into a dataset folder: a scheduler address "
+            "(tcp://host:8786) or 'local' for a LocalCluster (extra 'scale').",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="With --dask local: worker processes (default: CPUs).")
+    ] = None,
 ) -> None:
     """Sample N rows (or N entities' events) from a saved MODEL and write them to OUTPUT.
 
@@ -442,6 +475,43 @@ def sample(
     with _step(f"loading {model}"):
         gen = Generator.load(model)
     conds = _parse_conditions(condition, gen.schema_) or None
+    if chunk_rows is not None or dask is not None:
+        if shares or independent_label or getattr(gen, "modality", "table") != "table":
+            raise SosieError(
+                str(
+                    Problem(
+                        "--chunk-rows/--dask",
+                        "a table model, with --condition at most",
+                        "--shares or an event model",
+                        "stream plain or conditioned samples; run --shares without them",
+                    )
+                )
+            )
+        part = chunk_rows or 1_000_000
+        if dask is None:
+            out = gen.sample_to(output, n_rows, chunk_rows=part, conditions=conds, rng=seed,
+                                progress=not _state["quiet"] and err_console.is_terminal)  # fmt: skip
+            _say(f"{n_rows:,} rows written to [bold]{out}[/bold]")
+        else:
+            from ..scale import sample_distributed
+
+            res = sample_distributed(
+                gen, output, n_rows, partition_rows=part, conditions=conds, rng=seed,
+                address=None if dask == "local" else dask, n_workers=workers,
+                progress=not _state["quiet"] and err_console.is_terminal,
+            )  # fmt: skip
+            _say(
+                f"{n_rows:,} rows written to [bold]{res['path']}[/bold] by {res['workers']} "
+                f"worker(s) in {res['seconds']:.1f} s ({res['rows_per_second']:,.0f} rows/s)"
+            )
+            out = res["path"]
+        if card:  # next to the folder: out/ -> out.card.json
+            from ..card import build_card, write_card
+
+            c = build_card(gen, output=str(out), n_rows=n_rows, conditions=conds, sample_seed=seed)
+            json_path, _ = write_card(c, out.with_name(out.name.split(".")[0] + ".card"))
+            _say(f"data card written to [bold]{json_path}[/bold]")
+        return
     if shares or independent_label:
         if not shares or conds or getattr(gen, "modality", "table") != "table":
             raise SosieError(

@@ -347,7 +347,7 @@ def collapse(
     """
     from ..schema import infer_schema
 
-    regimes = tuple(regimes)
+    regimes = tuple(dict.fromkeys(regimes))
     bad = [r for r in regimes if r not in REGIMES]
     problems = []
     if not regimes or bad:
@@ -416,7 +416,8 @@ def collapse(
     try:
         sample0 = fit_sample(real, 0, 0)
         m0 = None
-        for ri, regime in enumerate(regimes, start=1):
+        for regime in regimes:
+            ri = REGIMES.index(regime) + 1  # a regime's seeds do not depend on the others run
             if m0 is None:
                 record(regime, 0, sample0, len(real), 0)
                 m0 = rows[-1]

@@ -177,7 +177,9 @@ def _check_share(holdout: float) -> list[Problem]:
     return [Problem("holdout", "a share in (0, 1)", repr(holdout), "pass e.g. 0.25")]
 
 
-def _table(synthetic, real, target, schema, holdout, gen) -> tuple[MetricResult, dict[str, Any]]:
+def _table(
+    synthetic, real, target, schema, holdout, max_gap, gen
+) -> tuple[MetricResult, dict[str, Any]]:
     from ..schema import infer_schema
     from ._features import FeatureEncoder
     from .utility import _labels, _model, infer_task
@@ -210,6 +212,7 @@ def _table(synthetic, real, target, schema, holdout, gen) -> tuple[MetricResult,
             p_real,
             score=score,
             model="gradient boosting",
+            max_gap=max_gap,
             rng=gen,
         ),
         {"modality": "table", "target": target, "task": task},
@@ -271,7 +274,7 @@ def domain_gap(
     if isinstance(synthetic, ImageBatch) or isinstance(real, ImageBatch):
         if problems:
             raise InvalidDataError(problems)
-        metric, info = _images(synthetic, real, holdout, gen, fit_kw)
+        metric, info = _images(synthetic, real, holdout, max_gap, gen, fit_kw)
     else:
         for name, df in (("synthetic", synthetic), ("real", real)):
             if not isinstance(df, pd.DataFrame):
@@ -301,11 +304,9 @@ def domain_gap(
         if problems:
             raise InvalidDataError(problems)
         if text is not None:
-            metric, info = _texts(synthetic, real, text, target, holdout, gen)
+            metric, info = _texts(synthetic, real, text, target, holdout, max_gap, gen)
         else:
-            metric, info = _table(synthetic, real, target, schema, holdout, gen)
-    if max_gap != DEFAULT_MAX_GAP:
-        metric = _rescore(metric, max_gap)
+            metric, info = _table(synthetic, real, target, schema, holdout, max_gap, gen)
     flagged = bool(metric.breakdown["flagged"])
     meta = {
         "kind": "domain_gap",
@@ -323,24 +324,9 @@ def domain_gap(
     return Evaluation([metric], meta=meta, summary={"domain_gap": metric.value})
 
 
-def _rescore(m: MetricResult, max_gap: float) -> MetricResult:
-    import dataclasses
-
-    flagged = bool(
-        math.isfinite(m.value) and m.value > max_gap and m.ci is not None and m.ci[0] > 0
-    )
-    return dataclasses.replace(
-        m,
-        normalized=clip01(1.0 - 0.25 * max(m.value, 0.0) / max_gap),
-        description=m.description.replace(
-            f"flagged above {m.details['max_gap']}", f"flagged above {max_gap}"
-        ),
-        breakdown={**m.breakdown, "flagged": flagged},
-        details={**m.details, "max_gap": max_gap},
-    )
-
-
-def _texts(synthetic, real, text, target, holdout, gen) -> tuple[MetricResult, dict[str, Any]]:
+def _texts(
+    synthetic, real, text, target, holdout, max_gap, gen
+) -> tuple[MetricResult, dict[str, Any]]:
     from .text import _fit_predict
 
     syn = synthetic[synthetic[target].notna() & synthetic[text].notna()]
@@ -358,12 +344,13 @@ def _texts(synthetic, real, text, target, holdout, gen) -> tuple[MetricResult, d
         pred[len(te) :],
         score="macro_f1",
         model="TF-IDF + logistic regression",
+        max_gap=max_gap,
         rng=gen,
     )
     return m, {"modality": "text", "target": target, "text": text}
 
 
-def _images(synthetic, real, holdout, gen, fit_kw) -> tuple[MetricResult, dict[str, Any]]:
+def _images(synthetic, real, holdout, max_gap, gen, fit_kw) -> tuple[MetricResult, dict[str, Any]]:
     from ..images import ImageBatch
     from .image import ImageClassifier
 
@@ -396,6 +383,7 @@ def _images(synthetic, real, holdout, gen, fit_kw) -> tuple[MetricResult, dict[s
         classes[clf.predict(real)],
         score="accuracy",
         model="a small CNN",
+        max_gap=max_gap,
         rng=gen,
     )
     return m, {"modality": "images"}

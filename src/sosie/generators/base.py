@@ -187,6 +187,9 @@ class Generator(ABC):
         X = self.preprocessor_.transform(data)
         self._fit(X, fit_rng)
         self.fingerprint_ = fingerprint(data)
+        # fitted on a sample of a larger table (sosie.scale.read_sample): say so in the model
+        sample = data.attrs.get("sosie_sample")
+        self.fit_sample_ = dict(sample) if isinstance(sample, Mapping) else None
         self.fit_seconds_ = time.perf_counter() - t0
         log.info("%s fitted on %d rows in %.2fs", type(self).__name__, len(data), self.fit_seconds_)
         return self
@@ -255,6 +258,61 @@ class Generator(ABC):
         seq = self._next_seed(rng)
         cond = self._normalise_conditions(conditions, n)
         return self._generate(n, cond, seq)
+
+    def sample_to(
+        self,
+        path: str | Path,
+        n_rows: int,
+        *,
+        chunk_rows: int = 500_000,
+        format: str | None = None,
+        conditions: Mapping[str, Any] | None = None,
+        rng: RNGLike = None,
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> Path:
+        """Stream ``n_rows`` rows to a Parquet (or CSV) dataset folder, ``chunk_rows`` at a time.
+
+        Memory stays flat whatever ``n_rows``: each part is sampled, written and dropped. The
+        folder (``part-00000.parquet``, ... and ``_sosie_dataset.json``) appears only when every
+        part is written. After a crash, the same call resumes from the parts on disk: part
+        ``i`` is sampled with a seed spawned from ``rng`` by its index, so the result is
+        identical to an uninterrupted run (no duplicate or missing rows), and to
+        :func:`sosie.scale.sample_distributed` with the same seed and part size.
+
+        Args:
+            path: the output folder (a local or mounted path); ``.csv`` at its end (or
+                ``format="csv"``) writes CSV parts.
+            n_rows: total rows.
+            chunk_rows: rows per part.
+            format: ``"parquet"`` (default) or ``"csv"``.
+            conditions: ``{column: value}`` applied to every row.
+            rng: seed of the whole dataset (default: the model's stream; an unfinished run's
+                recorded seed is reused).
+            overwrite: replace an existing folder at ``path`` (once the new one is complete).
+            progress: show a progress bar over the parts.
+
+        Returns:
+            The output folder.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from sosie.datasets import load_adult
+            >>> from sosie.generators import GaussianCopulaGenerator
+            >>> gen = GaussianCopulaGenerator(rng=0).fit(load_adult().sample(2000, random_state=0))
+            >>> out = gen.sample_to(pathlib.Path(tempfile.mkdtemp()) / "adult", 25_000,
+            ...                     chunk_rows=10_000, rng=1)
+            >>> sorted(p.name for p in out.iterdir())
+            ['_sosie_dataset.json', 'part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+            >>> len(pd.read_parquet(out))
+            25000
+        """
+        from ..scale._stream import sample_to
+
+        return sample_to(
+            self, path, n_rows, chunk_rows=chunk_rows, format=format, conditions=conditions,
+            rng=rng, overwrite=overwrite, progress=progress,
+        )  # fmt: skip
 
     def _generate(
         self, n: int, cond: dict[str, np.ndarray], seq: np.random.SeedSequence
@@ -484,6 +542,7 @@ class Generator(ABC):
                 "sample_calls": self._sample_calls_,
             },
             "fit_seconds": getattr(self, "fit_seconds_", None),
+            **({"fit_sample": self.fit_sample_} if getattr(self, "fit_sample_", None) else {}),
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "library_versions": _versions(),
         }
@@ -541,6 +600,7 @@ class Generator(ABC):
             self._sample_calls_ = int(rng["sample_calls"])
             self.fingerprint_ = manifest.get("fingerprint")
             self.fit_seconds_ = manifest.get("fit_seconds")
+            self.fit_sample_ = manifest.get("fit_sample")
             self._load_state_dict(state.get("model", {}))
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(

@@ -71,6 +71,13 @@ def test_tables_real_has_no_gap_and_an_artefact_has_one(adult):
     g = sim.meta["domain_gap"]
     assert g["flagged"] and g["synthetic_score"] > 0.99 and g["gap"] > 0.2
     assert sim["domain_gap"].ci[0] > 0.05 and g["modality"] == "table"
+    # the same gap under a looser max_gap is not flagged (and scores better)
+    loose = domain_gap(
+        _artefact(real_a, "capital_gain", "income", ">50K"), real_b, target="income",
+        max_gap=0.9, rng=0,
+    )  # fmt: skip
+    assert not loose.meta["domain_gap"]["flagged"] and loose.meta["domain_gap"]["max_gap"] == 0.9
+    assert loose["domain_gap"].normalized > sim["domain_gap"].normalized
 
 
 def test_evaluate_includes_the_gap_in_utility(adult):
