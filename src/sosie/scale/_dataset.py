@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +134,19 @@ def partial_dir(target: Path) -> Path:
     return target.with_name(f".{target.name}.partial")
 
 
-def open_partial(target: Path, request: dict[str, Any], *, overwrite: bool) -> tuple[Path, dict]:
+def open_partial(
+    target: Path,
+    request: dict[str, Any],
+    *,
+    overwrite: bool,
+    new_seed: Callable[[], dict[str, Any]],
+) -> tuple[Path, dict]:
     """Create (or resume) the partial folder for ``request``; returns it and the recorded request.
 
     A recorded request that differs from ``request`` (another model, row count, part size,
     format or seed) is an error rather than a silent mix; ``request["seed"]`` may be ``None``
-    (continue the model's stream), in which case the recorded seed is reused.
+    (continue the model's stream): a resumed run reuses the recorded seed, a new one asks
+    ``new_seed()``. An unreadable record (a crash while it was written) starts over.
     """
     if os.path.lexists(target) and not overwrite:
         raise DataSourceError(
@@ -178,9 +186,10 @@ def open_partial(target: Path, request: dict[str, Any], *, overwrite: bool) -> t
                     )
                 )
             return part, old
+        _remove(part)  # parts of an unknown request: never mixed into this one
     part.mkdir(parents=True, exist_ok=True)
     if request.get("seed") is None:
-        raise ValueError("a new dataset needs a seed")  # the caller resolves it first
+        request = {**request, "seed": new_seed()}
     _write_json(record, request)
     return part, request
 
@@ -226,6 +235,9 @@ def finish(target: Path, part: Path, request: dict[str, Any], *, overwrite: bool
                 )
             )
         )
+    for p in part.iterdir():  # temporaries of parts whose writer died (the part was rewritten)
+        if p.name.startswith("."):
+            _remove(p)
     meta = {**request, "parts": len(part_rows(request["n_rows"], request["chunk_rows"]))}
     _write_json(part / META, meta)
     (part / PROGRESS).unlink()

@@ -91,12 +91,11 @@ def sample_to(
         generator, path, n_rows, chunk_rows=chunk_rows, format=format,
         conditions=conditions, rng=rng,
     )  # fmt: skip
-    if request["seed"] is None:
-        # continue the model's stream, unless an unfinished run of this request recorded one
-        probe = ds.partial_dir(target) / ds.PROGRESS
-        if not probe.exists():
-            request["seed"] = ds.seed_record(generator._next_seed(None))
-    part, request = ds.open_partial(target, request, overwrite=overwrite)
+    # without rng: the model's stream continues, unless an unfinished run recorded a seed
+    part, request = ds.open_partial(
+        target, request, overwrite=overwrite,
+        new_seed=lambda: ds.seed_record(generator._next_seed(None)),
+    )  # fmt: skip
     sizes = ds.part_rows(request["n_rows"], request["chunk_rows"])
     todo = ds.missing_parts(part, request)
     bar = _bar(progress, len(sizes), len(sizes) - len(todo))

@@ -123,7 +123,7 @@ def test_never_reports_less_than_a_lower_bound_of_the_truth(sigma, q, steps, log
     assert ours >= pld_lower_bound(sigma, q, steps, delta) - 1e-9
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     epsilon=st.floats(0.1, 20.0),
     log10_delta=st.floats(-9, -4),

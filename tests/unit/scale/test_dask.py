@@ -90,3 +90,5 @@ def test_a_worker_killed_mid_run(model_path, client, tmp_path):
     df = pd.read_parquet(res["path"])
     assert len(df) == n
     pd.testing.assert_frame_equal(df, expected)
+    # a part the killed worker was writing left no temporary file behind
+    assert not [p.name for p in res["path"].iterdir() if p.name.startswith(".")]
