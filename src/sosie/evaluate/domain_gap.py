@@ -35,17 +35,26 @@ DEFAULT_MAX_GAP = 0.05
 _SCORES = ("accuracy", "macro_f1", "r2")
 
 
-def _score(name: str, y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import f1_score, r2_score
-
+def _score(name: str, y: np.ndarray, p: np.ndarray, k: int = 0) -> float:
+    """``accuracy`` / ``macro_f1`` on integer class codes in ``[0, k)`` (macro over the classes
+    present in ``y``, 0 for a class never predicted right, as scikit-learn's
+    ``f1_score(labels=unique(y), zero_division=0)``), or ``r2`` on values."""
     if len(y) == 0:
         return float("nan")
     if name == "accuracy":
         return float(np.mean(y == p))
     if name == "macro_f1":
-        return float(f1_score(y, p, average="macro", labels=np.unique(y), zero_division=0))
+        tp = np.bincount(y[y == p], minlength=k)
+        n_true = np.bincount(y, minlength=k)
+        n_pred = np.bincount(p, minlength=k)
+        present = n_true > 0
+        denom = (n_true + n_pred)[present]
+        f1 = np.where(denom > 0, 2 * tp[present] / np.maximum(denom, 1), 0.0)
+        return float(f1.mean())
     if len(y) < 2:
         return float("nan")
+    from sklearn.metrics import r2_score
+
     return float(r2_score(y, p))
 
 
@@ -94,14 +103,21 @@ def gap_metric(
     yr, pr = np.asarray(y_real), np.asarray(pred_real)
     if ys.shape != ps.shape or yr.shape != pr.shape:
         raise ValueError("gap_metric: each test set needs one prediction per row")
-    s_syn, s_real = _score(score, ys, ps), _score(score, yr, pr)
+    k = 0
+    cs, qs, cr, qr = ys, ps, yr, pr
+    if score != "r2":  # class codes once: the bootstrap then only counts
+        labels = np.concatenate([ys, ps, yr, pr]).astype(str)
+        names, codes = np.unique(labels, return_inverse=True)
+        k = len(names)
+        cs, qs, cr, qr = np.split(codes, np.cumsum([len(ys), len(ps), len(yr)]))
+    s_syn, s_real = _score(score, cs, qs, k), _score(score, cr, qr, k)
     gap = s_syn - s_real
     boots = []
     if n_boot and len(ys) and len(yr):
         for _ in range(n_boot):
             i = gen.integers(0, len(ys), len(ys))
             j = gen.integers(0, len(yr), len(yr))
-            boots.append(_score(score, ys[i], ps[i]) - _score(score, yr[j], pr[j]))
+            boots.append(_score(score, cs[i], qs[i], k) - _score(score, cr[j], qr[j], k))
     b = np.asarray(boots, dtype=float)
     b = b[np.isfinite(b)]
     ci = (float(np.quantile(b, 0.025)), float(np.quantile(b, 0.975))) if b.size else None

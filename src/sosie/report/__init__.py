@@ -83,6 +83,15 @@ Sequence metrics (``sosie.evaluate.evaluate_sequences``)::
   are sequences (entity, time, entities and events per table) and the section blurbs speak of
   sequences.
 
+Lines over steps (the model-collapse study: one line per regime over the generations)::
+
+    {"curves": {"x": [0, 1, 2], "series": {name: [v0, v1, v2]}, "x_label": "generation",
+                "y_label": "...", "reference": 1.0, "reference_label": "real data"}}
+
+  ``reference`` (optional) is drawn as a dotted level. When ``evaluation.meta["collapse"]``
+  holds the study's ``rows`` (one per regime and generation) and ``findings``, a
+  "Generations" section tables them and the headline tiles show each regime's last value.
+
 Also drawn when present: ``{"real": {key: x}, "synthetic": {key: y}}`` (bars per key, e.g. null
 shares per column) and ``{"top_features": [{"name": col, "auc": x}], "feature_importance": "..."}``
 (bars per column, e.g. what gives synthetic rows away).

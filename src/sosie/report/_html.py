@@ -1158,11 +1158,12 @@ def _header(evaluation: Any, card: Mapping[str, Any] | None, title: str) -> str:
     study = meta.get("collapse")
     if isinstance(study, Mapping) and study.get("regimes"):
         regimes = study.get("regimes")
+        names = ", ".join(map(str, regimes)) if isinstance(regimes, list) else str(regimes)
         facts.append(
             (
                 "Study",
                 f"{esc(_scalar_text(study.get('generations')))} generations · regimes "
-                f"{esc(', '.join(map(str, regimes)) if isinstance(regimes, list) else regimes)}",
+                f"{esc(_scalar_text(names, 200))}",
             )
         )
     privacy = _get(card, "privacy")

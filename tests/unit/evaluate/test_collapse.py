@@ -188,3 +188,22 @@ def test_ratio_score_is_symmetric():
     assert _ratio_score(1.0) == 1.0
     assert _ratio_score(0.5) == _ratio_score(2.0) == 0.5
     assert np.isnan(_ratio_score(float("nan")))
+
+
+def test_report_escapes_study_strings():
+    from sosie.evaluate.collapse import _evaluation
+
+    evil = "<script>alert(1)</script>"
+    rows = [
+        {
+            "regime": evil,
+            "generation": g,
+            "train_rows": 10,
+            **dict.fromkeys(COLLAPSE_QUANTITIES, 0.5),
+        }
+        for g in (0, 1)
+    ]
+    ev = _evaluation(rows, regimes=(evil,), generations=1, trtr=0.9, headline="roc_auc",
+                     meta={"kind": "collapse", "generator": evil})  # fmt: skip
+    page = render_html(ev)
+    assert "<script" not in page and "&lt;script&gt;" in page

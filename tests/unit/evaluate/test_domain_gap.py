@@ -137,3 +137,16 @@ def test_bad_input_is_reported_at_once(adult):
         domain_gap(adult, [1, 2], holdout=2.0)
     text = str(e.value)
     assert "holdout" in text and "real" in text and "target" in text
+
+
+def test_fast_macro_f1_matches_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    from sosie.evaluate.domain_gap import _score
+
+    g = np.random.default_rng(0)
+    for _ in range(100):
+        k = int(g.integers(2, 6))
+        y, p = g.integers(0, k, 60), g.integers(0, k + 1, 60)  # p may hold an unseen class
+        want = f1_score(y, p, average="macro", labels=np.unique(y), zero_division=0)
+        assert _score("macro_f1", y, p, k + 1) == pytest.approx(want, abs=1e-12)
