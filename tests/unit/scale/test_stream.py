@@ -154,20 +154,38 @@ def test_evaluate_large_on_parquet_datasets_matches_in_memory(gen, adult_train, 
     from sosie.evaluate.fidelity import column_shapes
     from sosie.scale import evaluate_large
 
-    real = adult_train.iloc[:20_000]
+    real = adult_train.iloc[:12_000]
     (tmp_path / "real").mkdir()
     for i in range(4):  # a real dataset of four Parquet files
-        real.iloc[i * 5_000 : (i + 1) * 5_000].to_parquet(tmp_path / "real" / f"r{i}.parquet")
-    syn = gen.sample_to(tmp_path / "syn", 30_000, chunk_rows=7_500, rng=3)
-    ev = evaluate_large(tmp_path / "real", syn, holdout=adult_train.iloc[20_000:26_000],
-                        schema=gen.schema_, sample_rows=4_000, rng=0)  # fmt: skip
+        real.iloc[i * 3_000 : (i + 1) * 3_000].to_parquet(tmp_path / "real" / f"r{i}.parquet")
+    syn = gen.sample_to(tmp_path / "syn", 16_000, chunk_rows=4_000, rng=3)
+    ev = evaluate_large(tmp_path / "real", syn, holdout=adult_train.iloc[20_000:23_000],
+                        schema=gen.schema_, sample_rows=3_000, rng=0)  # fmt: skip
     exact = column_shapes(real, pd.read_parquet(syn), gen.schema_, n_boot=0)
     big = ev["column_shapes"]
     assert big.value == pytest.approx(exact.value, abs=0.003)
     for col, v in exact.breakdown.items():
         assert big.breakdown[col] == pytest.approx(v, abs=0.01), col
-    assert ev.meta["large"]["rows"] == {"real": 20_000, "synthetic": 30_000, "holdout": 6_000}
+    assert ev.meta["large"]["rows"] == {"real": 12_000, "synthetic": 16_000, "holdout": 3_000}
     assert 0.5 < ev["detection_auc"].value < 0.95 and "dcr_share" in ev
     # real against itself: every row identical in distribution
     same = evaluate_large(real, real, schema=gen.schema_, sample_rows=2_000, rng=0)
     assert same["column_shapes"].value == 1.0
+
+
+def test_cli_evaluate_large(model_path, adult_train, tmp_path):
+    pytest.importorskip("dask", reason="needs the optional extra 'scale'")
+    from sosie.cli import main
+
+    adult_train.iloc[:8_000].to_parquet(tmp_path / "real.parquet")
+    adult_train.iloc[8_000:11_000].to_parquet(tmp_path / "holdout.parquet")
+    syn = sosie.load(model_path).sample_to(tmp_path / "syn", 10_000, chunk_rows=5_000, rng=0)
+    out = tmp_path / "eval"
+    code = main(["-q", "evaluate", "--large", "--real", str(tmp_path / "real.parquet"),
+                 "--holdout", str(tmp_path / "holdout.parquet"), "--synthetic", str(syn),
+                 "--model", str(model_path), "--sample-rows", "2000", "-o", str(out)])  # fmt: skip
+    assert code == 0
+    ev = json.loads((out / "evaluation.json").read_text())
+    assert ev["meta"]["large"]["rows"]["synthetic"] == 10_000
+    assert {"column_shapes", "dcr_share"} <= {m["name"] for m in ev["metrics"]}
+    assert (out / "report.html").exists() and (out / "card.json").exists()
