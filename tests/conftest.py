@@ -58,25 +58,44 @@ def mnist_5k() -> tuple[np.ndarray, np.ndarray]:
     return data[:, :784].reshape(-1, 28, 28).astype(np.uint8), data[:, -1].astype(np.int64)
 
 
-@pytest.fixture
-def global_rng_guard():
-    """Fails the test if the global numpy/random/torch state changed."""
-    np_state = np.random.get_state()  # noqa: NPY002 - reading it to prove it is untouched
-    py_state = random.getstate()
+def global_rng_state() -> tuple:
+    """The global numpy, ``random`` and torch random states (torch: None when not installed)."""
     torch_state = None
     try:
         import torch
 
         torch_state = torch.random.get_rng_state().clone()
     except ImportError:
-        torch = None
+        pass
+    return np.random.get_state(), random.getstate(), torch_state  # noqa: NPY002 - read only
+
+
+def global_rng_changes(before: tuple, after: tuple) -> list[str]:
+    """Which global random states differ between two :func:`global_rng_state` readings."""
+    (nb, pb, tb), (na, pa, ta) = before, after
+    out = []
+    if not (nb[0] == na[0] and np.array_equal(nb[1], na[1]) and nb[2:] == na[2:]):
+        out.append("global numpy random state changed")
+    if pb != pa:
+        out.append("global random state changed")
+    if tb is not None:
+        import torch
+
+        if not torch.equal(tb, ta):
+            out.append("global torch state changed")
+    return out
+
+
+@pytest.fixture(scope="session")
+def global_rng_tools():
+    """``(global_rng_state, global_rng_changes)``, for checks that cannot use the guard."""
+    return global_rng_state, global_rng_changes
+
+
+@pytest.fixture
+def global_rng_guard():
+    """Fails the test if the global numpy/random/torch state changed."""
+    before = global_rng_state()
     yield
-    after = np.random.get_state()  # noqa: NPY002
-    assert (
-        np_state[0] == after[0]
-        and np.array_equal(np_state[1], after[1])
-        and np_state[2:] == after[2:]
-    ), "global numpy random state changed"
-    assert random.getstate() == py_state, "global random state changed"
-    if torch_state is not None:
-        assert torch.equal(torch_state, torch.random.get_rng_state()), "global torch state changed"
+    changes = global_rng_changes(before, global_rng_state())
+    assert not changes, "; ".join(changes)

@@ -522,7 +522,9 @@ def _plot_top_features(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
     how = str(_get(d, "feature_importance") or "")
     return _grouped(
         rows,
-        title=f"{m.name}: the columns that give the synthetic data away",
+        title=f"{m.name}: the columns that tell current rows from reference rows"
+        if getattr(m, "family", None) == "drift"
+        else f"{m.name}: the columns that give the synthetic data away",
         value_label=how.split(":")[0] if how else "importance",
         caption=(how[:1].upper() + how[1:] + ".") if how else "Per-column importance.",
     )
@@ -1083,6 +1085,12 @@ def _plots(family: str, metrics: Sequence[Any]) -> tuple[list[str], list[str]]:
                 "Each attack tries to tell training records from holdout records using the "
                 "synthetic data; a curve on the diagonal means the attack does no better than "
                 "guessing.",
+            )
+        elif family == "drift":
+            title, caption = (
+                "Drift detection ROC",
+                "A classifier trained to tell current rows from reference rows; a curve on the "
+                "diagonal means no joint drift.",
             )
         elif family == "fidelity":
             title, caption = (
