@@ -505,7 +505,10 @@ def sample(
                 f"worker(s) in {res['seconds']:.1f} s ({res['rows_per_second']:,.0f} rows/s)"
             )
             out = res["path"]
-        if card:  # next to the folder: out/ -> out.card.json
+        if card and not isinstance(out, Path):
+            _say("no data card written next to an object-store dataset (its "
+                 "_sosie_dataset.json records the request)")  # fmt: skip
+        elif card:  # next to the folder: out/ -> out.card.json
             from ..card import build_card, write_card
 
             c = build_card(gen, output=str(out), n_rows=n_rows, conditions=conds, sample_seed=seed)

@@ -270,7 +270,7 @@ class Generator(ABC):
         rng: RNGLike = None,
         overwrite: bool = False,
         progress: bool = False,
-    ) -> Path:
+    ) -> Path | str:
         """Stream ``n_rows`` rows to a Parquet (or CSV) dataset folder, ``chunk_rows`` at a time.
 
         Memory stays flat whatever ``n_rows``: each part is sampled, written and dropped. The
@@ -281,8 +281,11 @@ class Generator(ABC):
         :func:`sosie.scale.sample_distributed` with the same seed and part size.
 
         Args:
-            path: the output folder (a local or mounted path); ``.csv`` at its end (or
-                ``format="csv"``) writes CSV parts.
+            path: the output folder: a local or mounted path, or an object-store URI that
+                pyarrow opens (``s3://bucket/folder?region=...``; credentials from the
+                environment; there the dataset is complete once ``_sosie_dataset.json``,
+                written last, exists); ``.csv`` at its end (or ``format="csv"``) writes CSV
+                parts.
             n_rows: total rows.
             chunk_rows: rows per part.
             format: ``"parquet"`` (default) or ``"csv"``.
@@ -293,7 +296,7 @@ class Generator(ABC):
             progress: show a progress bar over the parts.
 
         Returns:
-            The output folder.
+            The output folder (a ``Path``; the URI for an object store).
 
         Example:
             >>> import tempfile, pathlib

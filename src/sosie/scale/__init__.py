@@ -1,7 +1,8 @@
 """Scale: streaming and distributed sampling (extra ``scale`` for Dask).
 
 * :meth:`Generator.sample_to <sosie.generators.Generator.sample_to>` streams any number of
-  rows to a Parquet or CSV dataset folder with flat memory, atomically and resumably;
+  rows to a Parquet or CSV dataset folder (local, or on an object store such as S3) with flat
+  memory, atomically and resumably;
 * :func:`sample_distributed` writes the same dataset on a ``dask.distributed`` cluster (a
   LocalCluster by default): the model is shipped once as its ``.sosie`` bytes and every
   partition is a pure function of (model, rows, seed by logical partition index), so the

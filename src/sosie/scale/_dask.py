@@ -36,7 +36,7 @@ def _model(data: bytes, digest: str) -> Any:
 
 
 def _write_part_task(
-    data: bytes, request: dict[str, Any], folder: str, i: int
+    data: bytes, request: dict[str, Any], target_uri: str, folder: str, i: int
 ) -> tuple[int, int, float]:
     """Sample and write part ``i`` (a pure function of the model, its rows and its seed)."""
     import time
@@ -47,7 +47,7 @@ def _write_part_task(
     df = gen.sample(
         rows, conditions=request["conditions"] or None, rng=ds.part_seed(request["seed"], i)
     )
-    ds.write_part(Path(folder), i, df, request["format"])
+    ds.write_part(ds.resolve_target(target_uri), folder, i, df, request["format"])
     return i, len(df), time.perf_counter() - t0
 
 
@@ -115,7 +115,9 @@ def sample_distributed(
 
     Args:
         model: a fitted generator, or the path of a ``.sosie`` file.
-        path: the output folder (local or mounted; every worker must see it).
+        path: the output folder: a local or mounted path every worker sees, or an
+            object-store URI (``s3://bucket/folder?region=...``; the workers need the
+            credentials in their environment).
         n_rows: total rows.
         partition_rows: rows per partition (and part file).
         format: ``"parquet"`` (default) or ``"csv"``.
@@ -158,7 +160,7 @@ def sample_distributed(
         target, request, overwrite=overwrite,
         new_seed=lambda: ds.seed_record(gen._next_seed(None)),
     )  # fmt: skip
-    todo = ds.missing_parts(part, request)
+    todo = ds.missing_parts(target, part, request)
     c, owned = _client(client, address, n_workers, threads_per_worker)
     t0 = time.perf_counter()
     part_seconds: dict[int, float] = {}
@@ -174,7 +176,8 @@ def sample_distributed(
                     _write_part_task,
                     model_future,
                     request,
-                    str(part),
+                    target.uri,
+                    part,
                     i,
                     key=f"sosie-part-{run}-{i}",
                     retries=retries,

@@ -21,7 +21,7 @@ def request_for(
     format: str | None,
     conditions: Mapping[str, Any] | None,
     rng: RNGLike,
-) -> tuple[Path, dict[str, Any], bytes]:
+) -> tuple[ds.Target, dict[str, Any], bytes]:
     """Validate a sampling request; returns the target, the request record and the model bytes."""
     generator._check_fitted()
     problems = []
@@ -51,7 +51,7 @@ def request_for(
         )
     if problems:
         raise InvalidDataError(problems)
-    target = ds.local_target(path)
+    target = ds.resolve_target(path)
     fmt = ds.dataset_format(target, format)
     if conditions:
         generator._normalise_conditions(dict(conditions), 1)  # unknown columns/values: fail now
@@ -85,7 +85,7 @@ def sample_to(
     rng: RNGLike = None,
     overwrite: bool = False,
     progress: bool = False,
-) -> Path:
+) -> Path | str:
     """See :meth:`sosie.generators.Generator.sample_to`."""
     target, request, _ = request_for(
         generator, path, n_rows, chunk_rows=chunk_rows, format=format,
@@ -97,7 +97,7 @@ def sample_to(
         new_seed=lambda: ds.seed_record(generator._next_seed(None)),
     )  # fmt: skip
     sizes = ds.part_rows(request["n_rows"], request["chunk_rows"])
-    todo = ds.missing_parts(part, request)
+    todo = ds.missing_parts(target, part, request)
     bar = _bar(progress, len(sizes), len(sizes) - len(todo))
     try:
         for i in todo:
@@ -105,7 +105,7 @@ def sample_to(
                 sizes[i], conditions=request["conditions"] or None,
                 rng=ds.part_seed(request["seed"], i),
             )  # fmt: skip
-            ds.write_part(part, i, df, request["format"])
+            ds.write_part(target, part, i, df, request["format"])
             del df
             if bar is not None:
                 bar[0].advance(bar[1])

@@ -30,11 +30,11 @@ def _crash_after(monkeypatch, k: int):
     real = _dataset.write_part
     calls = {"n": 0}
 
-    def flaky(folder, i, df, fmt):
+    def flaky(target, folder, i, df, fmt):
         if calls["n"] == k:
             raise KeyboardInterrupt("simulated crash")
         calls["n"] += 1
-        return real(folder, i, df, fmt)
+        return real(target, folder, i, df, fmt)
 
     monkeypatch.setattr(_dataset, "write_part", flaky)
 
@@ -109,8 +109,8 @@ def test_csv_conditions_overwrite_and_bad_requests(gen, tmp_path):
         gen.sample_to(tmp_path / "bad", -1, chunk_rows=0, conditions=pd.DataFrame({"a": [1]}))
     text = str(e.value)
     assert "n_rows" in text and "chunk_rows" in text and "conditions" in text
-    with pytest.raises(DataSourceError, match="local or mounted"):
-        gen.sample_to("s3://bucket/out", 10)
+    with pytest.raises(DataSourceError, match="object-store URI pyarrow can open"):
+        gen.sample_to("nope://bucket/out", 10)
     with pytest.raises(DataSourceError, match="parquet or csv"):
         gen.sample_to(tmp_path / "o", 10, format="xlsx")
 
