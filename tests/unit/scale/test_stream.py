@@ -151,7 +151,7 @@ def test_cli_streams_and_fits_on_a_sample(model_path, tmp_path):
 
 def test_evaluate_large_on_parquet_datasets_matches_in_memory(gen, adult_train, tmp_path):
     pytest.importorskip("dask", reason="needs the optional extra 'scale'")
-    from sosie.evaluate.fidelity import column_shapes
+    from sosie.evaluate.fidelity import column_shapes, pair_trends
     from sosie.scale import evaluate_large
 
     real = adult_train.iloc[:12_000]
@@ -161,16 +161,21 @@ def test_evaluate_large_on_parquet_datasets_matches_in_memory(gen, adult_train, 
     syn = gen.sample_to(tmp_path / "syn", 16_000, chunk_rows=4_000, rng=3)
     ev = evaluate_large(tmp_path / "real", syn, holdout=adult_train.iloc[20_000:23_000],
                         schema=gen.schema_, sample_rows=3_000, rng=0)  # fmt: skip
-    exact = column_shapes(real, pd.read_parquet(syn), gen.schema_, n_boot=0)
+    syn_df = pd.read_parquet(syn)
+    exact = column_shapes(real, syn_df, gen.schema_, n_boot=0)
     big = ev["column_shapes"]
     assert big.value == pytest.approx(exact.value, abs=0.003)
     for col, v in exact.breakdown.items():
         assert big.breakdown[col] == pytest.approx(v, abs=0.01), col
+    # pair trends on every row (bins from the real sample) agree with the in-memory metric
+    trends = pair_trends(real, syn_df, gen.schema_, n_boot=0)
+    assert ev["pair_trends"].value == pytest.approx(trends.value, abs=0.01)
+    assert ev["pair_trends"].details["pairs_evaluated"] == trends.details["pairs_evaluated"]
     assert ev.meta["large"]["rows"] == {"real": 12_000, "synthetic": 16_000, "holdout": 3_000}
     assert 0.5 < ev["detection_auc"].value < 0.95 and "dcr_share" in ev
     # real against itself: every row identical in distribution
     same = evaluate_large(real, real, schema=gen.schema_, sample_rows=2_000, rng=0)
-    assert same["column_shapes"].value == 1.0
+    assert same["column_shapes"].value == 1.0 and same["pair_trends"].value == 1.0
 
 
 def test_cli_evaluate_large(model_path, adult_train, tmp_path):
