@@ -274,28 +274,7 @@ def fit(
                 )
             )
         params[name] = value
-    required = _required_params(cls)
-    missing = [p for p in required if p not in params]
-    if missing:
-        raise SosieError(
-            str(
-                Problem(
-                    f"generator {generator!r}",
-                    "its required parameter(s) " + ", ".join(missing),
-                    "none given",
-                    " ".join(
-                        f"--{p} <value>" if p in ("epsilon", "delta") else f"--param {p}=<value>"
-                        for p in missing
-                    )
-                    + (
-                        " (the privacy budget: smaller epsilon is more private; delta far below "
-                        "1/rows, e.g. --epsilon 1 --delta 1e-6)"
-                        if {"epsilon", "delta"} & set(missing)
-                        else ""
-                    ),
-                )
-            )
-        )
+    _check_required_params(cls, generator, params, budget_flags=True)
     _check_param_names(cls, generator, params)
     if seed is not None:
         params["rng"] = seed
@@ -333,6 +312,34 @@ def _check_param_names(cls, generator: str, params: dict[str, Any]) -> None:
                 )
             )
         )
+
+
+def _check_required_params(cls, generator: str, params: dict[str, Any], *, budget_flags: bool):
+    """Every constructor parameter without a default is given (a DP generator's budget)."""
+    missing = [p for p in _required_params(cls) if p not in params]
+    if not missing:
+        return
+
+    def flag(p: str) -> str:
+        budget = budget_flags and p in ("epsilon", "delta")
+        return f"--{p} <value>" if budget else f"--param {p}=<value>"
+
+    raise SosieError(
+        str(
+            Problem(
+                f"generator {generator!r}",
+                "its required parameter(s) " + ", ".join(missing),
+                "none given",
+                " ".join(flag(p) for p in missing)
+                + (
+                    " (the privacy budget: smaller epsilon is more private; delta far below "
+                    "1/rows, e.g. --epsilon 1 --delta 1e-6)"
+                    if budget_flags and {"epsilon", "delta"} & set(missing)
+                    else ""
+                ),
+            )
+        )
+    )
 
 
 def _required_params(cls) -> list[str]:
@@ -1074,18 +1081,7 @@ def collapse_cmd(
     cls = get_generator(generator)
     params = {k: _yaml_value(v) for k, v in _parse_kv(param, "param").items()}
     _check_param_names(cls, generator, params)
-    missing = [p for p in _required_params(cls) if p not in params]
-    if missing:
-        raise SosieError(
-            str(
-                Problem(
-                    f"generator {generator!r}",
-                    "its required parameter(s) " + ", ".join(missing),
-                    "none given",
-                    " ".join(f"--param {p}=<value>" for p in missing),
-                )
-            )
-        )
+    _check_required_params(cls, generator, params, budget_flags=False)
     df = _read(data, table)
     if holdout is None:
         try:
