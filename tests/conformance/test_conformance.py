@@ -37,13 +37,59 @@ def kitchen_sink(adult: pd.DataFrame) -> pd.DataFrame:
     df["is_rich"] = df["income"] == ">50K"
     df["score"] = np.round(df["education_num"] * 1.5 + rng.normal(0, 1, n), 2)
     df.loc[df["workclass"].isna(), "score"] = np.nan  # nulls that depend on another column
+    # columns for the declared constraints (SINK_CONSTRAINTS)
+    df["hours_per_year"] = df["hours_per_week"] * 52
+    df["hours_max"] = df["hours_per_week"] + rng.integers(0, 10, n)
+    df["pledge"] = 5 + 20 * rng.integers(0, 40, n)
     return df
+
+
+def sink_constraints(sink: pd.DataFrame) -> list:
+    """Declared constraints of every kind on the kitchen sink; every generator must keep them.
+
+    The learned kinds list their tables (public knowledge: the census's education coding,
+    the relationship/sex pairs), so the differentially private families can use them too.
+    """
+    from sosie.constraints import (
+        Check,
+        Combinations,
+        Determines,
+        Formula,
+        Grid,
+        Inequality,
+        NullIff,
+    )
+
+    edu = sink[["education", "education_num"]].drop_duplicates().sort_values("education_num")
+    pairs = sink[["relationship", "sex"]].drop_duplicates().sort_values(["relationship", "sex"])
+    return [
+        Formula("hours_per_year", "hours_per_week * 52"),
+        Determines(["education"], "education_num", mapping=edu.values.tolist()),
+        Combinations(["relationship", "sex"], allowed=pairs.values.tolist()),
+        Inequality("hours_per_week", "hours_max"),
+        Grid("pledge", 20, offset=5),
+        NullIff("score", "isnull(workclass)"),
+        Check("age - education_num >= 8", name="schooling ends before age"),
+    ]
+
+
+def sink_schema(sink: pd.DataFrame):
+    """The kitchen sink's inferred schema with the declared constraints."""
+    from sosie.schema import infer_schema
+
+    schema = infer_schema(sink)
+    schema.constraints = sink_constraints(sink)
+    return schema
+
+
+def _fit_declared(gen: sosie.Generator, data: pd.DataFrame) -> sosie.Generator:
+    return gen.fit(data, schema=sink_schema(data))
 
 
 @dataclass
 class Case:
     params: dict[str, Any]
-    fit: Callable[[sosie.Generator, pd.DataFrame], sosie.Generator] = lambda g, d: g.fit(d)
+    fit: Callable[[sosie.Generator, pd.DataFrame], sosie.Generator] = _fit_declared
     data: bool = True
     conditions: list[dict[str, Any]] = field(default_factory=list)
     #: an optional package the family needs (its cases skip when it is not installed)
@@ -80,6 +126,9 @@ def public_sink_schema():
             ColumnSpec(
                 "score", "numerical", dtype="float", min=-5.0, max=30.0, decimals=2, nullable=True
             ),
+            ColumnSpec("hours_per_year", "numerical", dtype="int", min=52, max=99 * 52),
+            ColumnSpec("hours_max", "numerical", dtype="int", min=1, max=108),
+            ColumnSpec("pledge", "numerical", dtype="int", min=5, max=785),
         ]
     )
     return TableSchema([*adult_public_schema().columns, *declare_public(extra).columns])
@@ -89,7 +138,9 @@ def _fit_dp(gen: sosie.Generator, data: pd.DataFrame) -> sosie.Generator:
     # A DP generator draws ids without looking at the real ones (their range would leak), so
     # "no real id is copied" cannot be promised for them: the id column is left out here and
     # covered by the family's unit tests.
-    return gen.fit(data.drop(columns=["customer_id"]), schema=public_sink_schema())
+    schema = public_sink_schema()
+    schema.constraints = sink_constraints(data)
+    return gen.fit(data.drop(columns=["customer_id"]), schema=schema)
 
 
 _DP_CONDITIONS = [{"income": ">50K"}, {"sex": "Female", "age": 41}, {"workclass": None}]
@@ -182,6 +233,17 @@ def _rules_case() -> Case:
     path = Path(sosie.__file__).parent / "examples" / "card_transactions.yaml"
     spec = yaml.safe_load(path.read_text())
     spec["columns"]["distance_from_home_km"]["null_rate"] = RULES_NULL_RATE
+    # declared constraints in the spec, in the same vocabulary as a schema's
+    categories = spec["columns"]["merchant_category"]["categories"]
+    channels = ["chip", "contactless", "swipe", "online"]
+    allowed = [["online_retail", "online"], ["atm", "chip"]] + [
+        [c, ch] for c in categories if c not in ("online_retail", "atm") for ch in channels
+    ]
+    spec["constraints"] = [
+        {"kind": "combinations", "columns": ["merchant_category", "channel"], "allowed": allowed},
+        {"kind": "grid", "column": "amount", "step": 0.01},
+        {"kind": "check", "expression": "amount <= 20000"},
+    ]
     return Case(
         params={"spec": spec},
         fit=lambda g, d: g.fit(),
@@ -373,6 +435,25 @@ def test_global_random_state_untouched(fitted, global_rng_guard):
     if mode == "class":
         assert not _fit_rng_changes[(name, mode)], _fit_rng_changes[(name, mode)]
     gen.sample(100, conditions=case.conditions[0] if case.conditions else None)
+
+
+def test_declared_constraints_kept(fitted, sink):
+    """Every generator keeps every declared constraint on 100 % of its rows."""
+    from sosie.constraints import constraint_validity
+
+    name, _mode, gen = fitted
+    out = gen.sample(1000, rng=3)
+    assert len(out) == 1000
+    declared = gen.schema_.constraints
+    assert declared and all(c.provenance == "user" for c in declared)
+    rows = constraint_validity(sink if CASES[name].data else out, out, declared)
+    broken = {r["constraint"]: r["synthetic"] for r in rows if r["synthetic"] < 1.0}
+    assert not broken, broken
+    # conditions are honoured together with the constraints
+    cond = CASES[name].conditions[0]
+    out = gen.sample(200, conditions=cond, rng=4)
+    rows = constraint_validity(sink if CASES[name].data else out, out, declared)
+    assert all(r["synthetic"] == 1.0 for r in rows), rows
 
 
 def test_conditions_honoured(fitted):

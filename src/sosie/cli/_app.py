@@ -128,8 +128,28 @@ def inspect(
     override: Annotated[
         list[str] | None, typer.Option("--type", help="Override a column type: col=categorical.")
     ] = None,
+    constraints: Annotated[
+        bool,
+        typer.Option(
+            "--constraints/--no-constraints",
+            help="Discover the table's exact rules (formulas, dependencies, inequalities, "
+            "grids, conditional nulls) and list them with their evidence.",
+        ),
+    ] = True,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            help="Share of rows a discovered rule must hold on (1: every row; 0.999 lets one "
+            "row in a thousand break it)."
+        ),
+    ] = 1.0,
 ) -> None:
-    """Infer the schema of DATA and show the evidence for every decision."""
+    """Infer the schema of DATA and show the evidence for every decision.
+
+    The exact rules found in the data are listed after the columns; `--schema-out` writes
+    them into the schema JSON (its "constraints" list), where you can accept, edit or delete
+    each one, or add your own, before `sosie fit --schema`.
+    """
     from ..schema import infer_schema
 
     with _step(f"reading {data}"):
@@ -137,6 +157,11 @@ def inspect(
     overrides = {k: {"type": v} for k, v in _parse_kv(override, "type").items()}
     with _step("inferring the schema"):
         schema = infer_schema(df, overrides=overrides)
+    if constraints:
+        from ..constraints import discover
+
+        with _step("discovering constraints"):
+            schema.constraints = discover(df, schema, min_confidence=min_confidence)
     t = Table("column", "type", "nulls", "facts", "evidence", title=f"{data}: {len(df)} rows")
     for spec in schema:
         d = spec.to_dict()
@@ -156,6 +181,14 @@ def inspect(
             "\n".join(spec.evidence),
         )
     console.print(t)
+    if constraints:
+        ct = Table("#", "constraint", "kind", "evidence", title="exact rules found in the data")
+        for i, c in enumerate(schema.constraints):
+            ct.add_row(str(i), c.describe(), c.kind, "\n".join(c.evidence))
+        if schema.constraints:
+            console.print(ct)
+        else:
+            _say("no exact rules found in the data (formulas, dependencies, inequalities, ...)")
     if schema_out is not None:
         schema.to_json(schema_out)
         _say(

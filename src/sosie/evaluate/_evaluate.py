@@ -90,6 +90,7 @@ def _summary(metrics: list[MetricResult]) -> dict[str, float | None]:
         "category_coverage",
         "new_category_rate",
         "out_of_range_rate",
+        "constraint_validity",
     ):
         put(name, name)
     if "column_shapes" in by and "pair_trends" in by:
@@ -150,7 +151,9 @@ def evaluate(
         real_train: the real rows the generator was fitted on.
         real_holdout: real rows from the same population the generator never saw.
         synthetic: the synthetic rows.
-        schema: the schema (inferred from ``real_train`` when ``None``).
+        schema: the schema (inferred from ``real_train`` when ``None``, with the exact rules
+            :func:`sosie.constraints.discover` finds there); its ``constraints`` are
+            measured by the ``constraint_validity`` fidelity metric.
         target: a column to predict for utility (TSTR vs TRTR) and the fairness gaps.
         sensitive: columns whose groups the bias audit and attribute-inference attack examine.
         rng: seed for subsampling, models, bootstraps and attacks.
@@ -178,7 +181,7 @@ def evaluate(
     if schema is None:
         if not isinstance(real_train, pd.DataFrame):
             check_tables({"real_train": real_train}, TableSchema([]), min_rows=2)
-        schema = infer_schema(real_train)
+        schema = infer_schema(real_train, constraints="fidelity" in families)
     check_tables(
         {"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic},
         schema,

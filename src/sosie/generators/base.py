@@ -8,12 +8,15 @@ file. See DESIGN.md ("The generator contract").
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import hashlib
 import inspect
 import logging
+import math
 import platform
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,15 +27,17 @@ import pandas as pd
 
 from .._rng import RNGLike, as_generator, as_seed_sequence, child_seed_sequence
 from .._serial import read_model_file, write_model_file
+from ..constraints import ConstraintLayer
 from ..errors import (
     ConditionError,
     InvalidDataError,
     ModelFileError,
     NotFittedError,
     Problem,
+    SosieWarning,
     UnknownGeneratorError,
 )
-from ..schema import SemanticType, TableSchema, infer_schema
+from ..schema import SemanticType, TableSchema, infer_schema, learn_facts, validate_data
 from ..schema._infer import check_frame
 from ..schema._types import _unknown_column_message
 from ..schema._validate import coerce_column
@@ -116,6 +121,10 @@ class Generator(ABC):
     native_conditions: ClassVar[bool] = True
     #: minimum rows needed to fit
     min_rows: ClassVar[int] = 2
+    #: constraints may learn nothing from the rows (differentially private families)
+    _private_constraints: ClassVar[bool] = False
+    #: rounds of redrawing rows that break a constraint or a condition checked after sampling
+    max_rejection_rounds: ClassVar[int] = 10
     #: experimental families are not imported by default and not yet held to the
     #: conformance suite; the reason is stated (empty for finished families)
     experimental: ClassVar[str] = ""
@@ -174,17 +183,25 @@ class Generator(ABC):
         t0 = time.perf_counter()
         self._check_params()
         if schema is None:
-            schema = infer_schema(data)
+            schema = infer_schema(data, constraints=True)
         elif not isinstance(schema, TableSchema):
             schema = TableSchema.from_json(schema)
-        self.preprocessor_ = TablePreprocessor(schema).fit(data)
-        self.schema_ = self.preprocessor_.schema_
         seq = as_seed_sequence(self.rng)
         self._entropy_ = seq.entropy
         self._fit_key_ = tuple(seq.spawn_key)
         self._sample_calls_ = 0
         fit_rng = as_generator(child_seed_sequence(self._entropy_, *self._fit_key_, 0))
-        X = self.preprocessor_.transform(data)
+        model_data = data
+        self.constraints_ = None
+        if schema.constraints:
+            self.constraints_ = self._fit_constraints(data, schema)
+            model_data = self.constraints_.transform(data)
+            self.preprocessor_ = TablePreprocessor(self.constraints_.model_schema_).fit(model_data)
+            self.schema_ = self.constraints_.schema
+        else:
+            self.preprocessor_ = TablePreprocessor(schema).fit(data)
+            self.schema_ = self.preprocessor_.schema_
+        X = self.preprocessor_.transform(model_data)
         self._fit(X, fit_rng)
         self.fingerprint_ = fingerprint(data)
         # fitted on a sample of a larger table (sosie.scale.read_sample): say so in the model
@@ -193,6 +210,17 @@ class Generator(ABC):
         self.fit_seconds_ = time.perf_counter() - t0
         log.info("%s fitted on %d rows in %.2fs", type(self).__name__, len(data), self.fit_seconds_)
         return self
+
+    def _fit_constraints(self, data: pd.DataFrame, schema: TableSchema) -> ConstraintLayer:
+        """Learn the schema's facts on all columns and plan how each constraint is kept."""
+        cols = [
+            learn_facts(copy.deepcopy(spec), data[spec.name]) if spec.name in data else spec
+            for spec in schema
+        ]
+        full = TableSchema(cols, schema.spec_version, list(schema.constraints))
+        validate_data(data, full)
+        rng = as_generator(child_seed_sequence(self._entropy_, *self._fit_key_, 2))
+        return ConstraintLayer(full, private=self._private_constraints).fit(data, rng=rng)
 
     def _check_params(self) -> None:
         """Validate constructor parameters (override to add checks)."""
@@ -257,7 +285,10 @@ class Generator(ABC):
         n = _check_n_rows(n_rows)
         seq = self._next_seed(rng)
         cond = self._normalise_conditions(conditions, n)
-        return self._generate(n, cond, seq)
+        layer = getattr(self, "constraints_", None)
+        if layer is None:
+            return self._generate(n, cond, seq)
+        return self._generate_valid(n, cond, seq, layer)
 
     def sample_to(
         self,
@@ -328,9 +359,114 @@ class Generator(ABC):
             m = ~np.isnan(v)
             X[m, j] = v[m]
         df = pre.inverse_transform(X, rng=as_generator(decode_seq))
+        layer = getattr(self, "constraints_", None)
+        if layer is not None:
+            df = layer.inverse(df)
         for col, values in exact.items():
             df[col] = _assign(df[col], values)
         return df
+
+    def _generate_valid(
+        self,
+        n: int,
+        cond: dict[str, np.ndarray],
+        seq: np.random.SeedSequence,
+        layer: ConstraintLayer,
+    ) -> pd.DataFrame:
+        """Rows that satisfy every constraint and condition; bounded redrawing of the rest.
+
+        Constructive constraints hold by design; ``check`` constraints and conditions on
+        columns the constraints compute are met by redrawing the failing rows (each with
+        its own conditions) at most ``max_rejection_rounds`` times. Rows still failing
+        are dropped with a warning that says how many rows could be made.
+        """
+        native, post = self._split_conditions(cond, layer)
+        first, rest = seq.spawn(2)
+        df = self._generate(n, native, first)
+        ok = self._acceptable(df, post, np.arange(n), layer)
+        if ok.all():
+            return df
+        parts = [df[ok]]
+        missing = np.flatnonzero(~ok)
+        rate = max(float(ok.mean()), 0.02)
+        for child in rest.spawn(self.max_rejection_rounds):
+            if missing.size == 0:
+                break
+            k = int(min(50, math.ceil(1.5 / rate)))
+            rep = np.repeat(missing, k)
+            sub = {c: v[rep] for c, v in native.items()}
+            cand = self._generate(rep.size, sub, child)
+            cok = self._acceptable(cand, post, rep, layer)
+            rate = max(float(cok.mean()), 0.02)
+            grid = cok.reshape(missing.size, k)
+            has = grid.any(axis=1)
+            src = np.arange(missing.size) * k + np.argmax(grid, axis=1)
+            got = cand.iloc[src[has]]
+            got.index = missing[has]
+            parts.append(got)
+            missing = missing[~has]
+        out = pd.concat(parts).sort_index()
+        if missing.size:
+            worst = self._worst_constraint(df.iloc[missing], post, missing, layer)
+            warnings.warn(
+                f"made {n - missing.size:,} of {n:,} rows: after "
+                f"{self.max_rejection_rounds} rounds of redrawing, {missing.size:,} row(s) "
+                f"still broke {worst}; check that it is possible under this model and "
+                "conditions, or relax it in the schema",
+                SosieWarning,
+                stacklevel=3,
+            )
+        return out.reset_index(drop=True)
+
+    def _split_conditions(
+        self, cond: dict[str, np.ndarray], layer: ConstraintLayer
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Conditions the model honours, and conditions on computed columns (checked after)."""
+        owners = layer.owners
+        native = {c: v for c, v in cond.items() if c not in owners}
+        post = {c: v for c, v in cond.items() if c in owners}
+        problems = []
+        for col, vals in post.items():
+            c = owners[col]
+            valued = any(v is not None for v in vals)
+            spec = self.schema_[col]
+            continuous = spec.type in (SemanticType.NUMERICAL, SemanticType.DATETIME)
+            if c.kind in ("formula", "inequality") or (
+                c.kind == "null_iff" and valued and continuous
+            ):
+                problems.append(
+                    Problem(
+                        f"condition on {col!r}",
+                        "a condition on a column the model samples",
+                        f"a column computed by the constraint {c.describe()!r}",
+                        "condition on the columns it is computed from, or remove the "
+                        "constraint from the schema",
+                    )
+                )
+        if problems:
+            raise ConditionError(problems)
+        return native, post
+
+    @staticmethod
+    def _acceptable(
+        df: pd.DataFrame, post: dict[str, np.ndarray], rows: np.ndarray, layer: ConstraintLayer
+    ) -> np.ndarray:
+        ok = layer.valid_rows(df)
+        for col, vals in post.items():
+            ok &= _matches(df[col], vals[rows])
+        return ok
+
+    @staticmethod
+    def _worst_constraint(
+        df: pd.DataFrame, post: dict[str, np.ndarray], rows: np.ndarray, layer: ConstraintLayer
+    ) -> str:
+        fails = [
+            (int((~v).sum()), repr(c.describe()))
+            for c, v in zip(layer.constraints_, layer.validity(df), strict=True)
+        ]
+        for col, vals in post.items():
+            fails.append((int((~_matches(df[col], vals[rows])).sum()), f"the condition on {col!r}"))
+        return max(fails)[1] if fails else "a constraint"
 
     def _normalise_conditions(self, conditions: Conditions, n: int) -> dict[str, np.ndarray]:
         """Validate conditions; returns column -> object array of n requested values (None = null)."""
@@ -604,6 +740,11 @@ class Generator(ABC):
             self.fingerprint_ = manifest.get("fingerprint")
             self.fit_seconds_ = manifest.get("fit_seconds")
             self.fit_sample_ = manifest.get("fit_sample")
+            self.constraints_ = (
+                ConstraintLayer.from_state(state["constraints"], self.schema_)
+                if state.get("constraints") is not None
+                else None
+            )
             self._load_state_dict(state.get("model", {}))
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelFileError(
@@ -622,6 +763,9 @@ class Generator(ABC):
         """The manifest and state that :meth:`save` writes (for nesting a model in another)."""
         self._check_fitted()
         state = {"preprocessor": self._preprocessor_state(), "model": self._state_dict()}
+        layer = getattr(self, "constraints_", None)
+        if layer is not None:
+            state["constraints"] = layer.state_dict()
         return self._manifest(), state
 
 
@@ -645,6 +789,18 @@ def _check_n_rows(n_rows: Any) -> int:
     if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or int(n_rows) < 0:
         raise ValueError(f"n_rows must be a non-negative integer, got {n_rows!r}")
     return int(n_rows)
+
+
+def _matches(col: pd.Series, wanted: np.ndarray) -> np.ndarray:
+    """Rows whose value equals the requested one (``None``: a missing value)."""
+    from ..constraints._types import _eq, _objects, _plain
+
+    got = _objects(col)
+    return np.fromiter(
+        (_eq(_plain(a), _plain(b)) for a, b in zip(got, wanted, strict=True)),
+        dtype=bool,
+        count=len(got),
+    )
 
 
 def _assign(col: pd.Series, values: np.ndarray) -> pd.Series:

@@ -115,6 +115,10 @@ _HEADLINES = {
     ),
     "class_balance": ("Class balance", "similarity of the class shares, 1 is best"),
     "detection_auc": ("Detection AUC", "a classifier telling real from synthetic; 0.5 is best"),
+    "constraint_validity": (
+        "Constraint validity",
+        "share of synthetic rows obeying every exact rule of the real data; 1 is best",
+    ),
     "tstr_ratio": ("TSTR / TRTR", "synthetic-trained model score over real-trained; 1 is best"),
     "mia_auc": ("Membership inference AUC", "best attack; 0.5 means no leakage"),
     "exact_copies": ("Exact copies", "share of synthetic rows identical to a training row"),
@@ -841,6 +845,42 @@ def _plot_closest_texts(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
     )
 
 
+def _plot_constraints(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """Constraint validity: a bar chart of real vs synthetic shares and a table of every rule."""
+    rows = [r for r in d["constraints"] if isinstance(r, Mapping)]
+    if not rows:
+        raise ValueError("no constraint rows")
+    bars = {
+        str(_get(r, "constraint")): {"real": _get(r, "real"), "synthetic": _get(r, "synthetic")}
+        for r in rows
+    }
+    fig, notes = _grouped(
+        bars,
+        title="Constraint validity: share of rows obeying each rule",
+        value_label="share of rows",
+        caption="Each exact rule of the table (declared in the schema, or discovered in the real "
+        "data with its evidence), and the share of real and synthetic rows that obey it.",
+    )
+    body = "".join(
+        "<tr>"
+        f"<td>{esc(_scalar_text(_get(r, 'constraint')))}</td>"
+        f"<td>{esc(_scalar_text(_get(r, 'kind')))}</td>"
+        f"<td>{esc(_scalar_text(_get(r, 'provenance')))}</td>"
+        f"<td>{esc(fmt(_get(r, 'real')))}</td>"
+        f"<td>{esc(fmt(_get(r, 'synthetic')))}</td>"
+        f"<td>{esc(_scalar_text(_get(r, 'synthetic_violations')))}</td>"
+        "</tr>"
+        for r in rows
+    )
+    table = (
+        '<div class="table-wrap"><table class="metrics"><thead><tr><th>Constraint</th>'
+        "<th>Kind</th><th>Provenance</th><th>Real</th><th>Synthetic</th>"
+        "<th>Synthetic rows breaking it</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+    return fig + table, notes
+
+
 def _plot_curves(m: Any, d: Mapping[str, Any]) -> tuple[str, list[str]]:
     """``{"curves": {"x": [...], "series": {name: [...]}, "x_label", "y_label", "reference",
     "reference_label"}}``: one line per series (e.g. a regime over generations)."""
@@ -1049,6 +1089,8 @@ def _layouts(d: Mapping[str, Any]) -> list[_Builder]:
         out.append(_plot_closest_texts)
     if isinstance(d.get("curves"), Mapping):
         out.append(_plot_curves)
+    if isinstance(d.get("constraints"), list) and d["constraints"]:
+        out.append(_plot_constraints)
     return out
 
 

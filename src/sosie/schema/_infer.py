@@ -406,6 +406,7 @@ def infer_schema(
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     locale: str = "en_US",
+    constraints: bool = False,
 ) -> TableSchema:
     """Infer the schema of ``data``, with the evidence for every decision.
 
@@ -417,6 +418,8 @@ def infer_schema(
         overrides: column name -> facts the user fixes (e.g. ``{"zip": {"type": "categorical"}}``);
             they are marked ``user`` provenance and the rest is learned around them.
         locale: Faker locale used for PII and text columns.
+        constraints: also discover the table's exact rules (:func:`sosie.constraints.discover`)
+            into ``schema.constraints`` (``inferred`` provenance, with evidence).
 
     Returns:
         The :class:`TableSchema`; each column's ``evidence`` explains the decision.
@@ -467,7 +470,12 @@ def infer_schema(
             cols.append(out)
     if problems:
         raise InvalidDataError(problems)
-    return TableSchema(cols)
+    schema = TableSchema(cols)
+    if constraints:
+        from ..constraints import discover
+
+        schema.constraints = discover(data, schema)
+    return schema
 
 
 def _finite_or_none(v: Any) -> Any:

@@ -314,8 +314,17 @@ class TableSchema:
 
     columns: list[ColumnSpec]
     spec_version: str = SPEC_VERSION
+    #: exact rules of the table (:mod:`sosie.constraints`): discovered ones are ``inferred``
+    constraints: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.constraints:
+            from ..constraints import constraint_from_dict
+
+            self.constraints = [
+                constraint_from_dict(c, where=f"schema constraints[{i}]")
+                for i, c in enumerate(self.constraints)
+            ]
         seen: dict[str, int] = {}
         problems = []
         for i, c in enumerate(self.columns):
@@ -382,6 +391,7 @@ class TableSchema:
         return TableSchema(
             [c.replace(**changes) if c.name == name else c for c in self.columns],
             self.spec_version,
+            list(self.constraints),
         )
 
     def without_inferred_facts(self) -> TableSchema:
@@ -412,15 +422,26 @@ class TableSchema:
                     **kept,
                 )
             )
-        return TableSchema(cols, self.spec_version)
+        declared = [c for c in self.constraints if c.provenance in ("user", "public")]
+        return TableSchema(cols, self.spec_version, declared)
 
     def select(self, names: list[str]) -> TableSchema:
-        """The schema restricted to ``names`` (in that order)."""
-        return TableSchema([self[n] for n in names], self.spec_version)
+        """The schema restricted to ``names`` (in that order), with the constraints among them."""
+        keep = set(names)
+        cons = [c for c in self.constraints if set(c.columns_used) <= keep]
+        return TableSchema([self[n] for n in names], self.spec_version, cons)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with the spec version."""
-        return {"spec_version": self.spec_version, "columns": [c.to_dict() for c in self.columns]}
+        """JSON-ready dict with the spec version (and the constraints, when there are some)."""
+        out: dict[str, Any] = {
+            "spec_version": self.spec_version,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+        if self.constraints:
+            from ..constraints import constraint_from_dict
+
+            out["constraints"] = [constraint_from_dict(c).to_dict() for c in self.constraints]
+        return out
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
         """Serialise to JSON; when ``path`` is given the file is written atomically.
@@ -463,9 +484,20 @@ class TableSchema:
             raise SchemaError(
                 Problem("schema field 'columns'", "a list", type(cols).__name__, "fix the schema")
             )
+        cons = d.get("constraints") or []
+        if not isinstance(cons, list):
+            raise SchemaError(
+                Problem(
+                    "schema field 'constraints'",
+                    "a list of constraint objects",
+                    type(cons).__name__,
+                    "fix the schema",
+                )
+            )
         return cls(
             [ColumnSpec.from_dict(c, where=f"schema columns[{i}]") for i, c in enumerate(cols)],
             SPEC_VERSION,
+            list(cons),
         )
 
     @classmethod

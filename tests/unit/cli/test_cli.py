@@ -46,6 +46,20 @@ def test_inspect_shows_evidence_and_writes_schema(capsys, adult_csv, tmp_path):
     assert "workclass" in out and "categorical" in out and "nulls modelled" in out
     schema = sosie.TableSchema.from_json(schema_path)
     assert schema["education_num"].type.value == "categorical"
+    # the exact rules found are listed with their evidence and written into the schema
+    assert "exact rules found in the data" in out and "education determines" in out
+    found = {c.describe() for c in schema.constraints}
+    assert "education determines education_num" in found
+    assert all(c.provenance == "inferred" and c.evidence for c in schema.constraints)
+
+
+def test_inspect_without_constraints(capsys, adult_csv, tmp_path):
+    schema_path = tmp_path / "schema.json"
+    code, out, _ = run(
+        capsys, "inspect", str(adult_csv), "--no-constraints", "--schema-out", str(schema_path)
+    )
+    assert code == 0 and "exact rules" not in out
+    assert sosie.TableSchema.from_json(schema_path).constraints == []
 
 
 def test_fit_sample_with_conditions_csv_parquet_sqlite(capsys, adult_csv, tmp_path):

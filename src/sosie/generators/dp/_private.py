@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,9 @@ class PrivateFitMixin:
 
     The class using it defines ``epsilon``, ``delta``, ``secure_mode`` and ``rng``.
     """
+
+    #: constraints learn nothing from the rows (see sosie.constraints.ConstraintLayer)
+    _private_constraints: ClassVar[bool] = True
 
     epsilon: float
     delta: float
@@ -168,8 +171,10 @@ class PrivateFitMixin:
         """Reset what preprocessing learned from the rows to data-free values."""
         given = self._public_schema
         pre = self.preprocessor_
-        for spec in self.schema_:
-            g = given[spec.name]
+        # the user's columns, and (with constraints) the model's: gap and joint columns are
+        # built from declared facts only (sosie.constraints.ConstraintLayer, private=True)
+        for spec in [*self.schema_, *(pre.schema_ if pre.schema_ is not self.schema_ else [])]:
+            g = given[spec.name] if spec.name in given else spec
             spec.evidence = list(g.evidence)
             spec.high_cardinality = bool(g.high_cardinality)
             if (
@@ -178,6 +183,7 @@ class PrivateFitMixin:
             ):
                 spec.decimals = None  # full precision rather than a precision read from the rows
                 spec.provenance.pop("decimals", None)
+        for spec in pre.schema_:
             enc = pre.encoders_[spec.name]
             if spec.type is SemanticType.ID:
                 enc.number_range = None  # new ids are not placed after the real ones

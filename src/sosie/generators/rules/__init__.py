@@ -64,7 +64,7 @@ def spec_schema(spec: RuleSpec) -> TableSchema:
         spec_col.__post_init__()
         spec_col.evidence = ["declared by the rule-based spec"]
         cols.append(spec_col)
-    return TableSchema(cols)
+    return TableSchema(cols, constraints=list(spec.constraints))
 
 
 @register("rules")

@@ -854,6 +854,9 @@ class _Engine:
             mask = None
             if c.null_rate > 0 and c.name not in self.native and c.name not in self.reject:
                 mask = self.stream(_T_NULL, i).random(n) < c.null_rate
+            if c.null_when is not None:  # a null_iff constraint: missing exactly there
+                when = _as_bool(self.evaluate(c.null_when, b, c.path + ".null_when"))
+                mask = when if order is None else when[order]
             if c.distribution == "sequence":
                 seq = self.sequence(c, b, order)
                 if mask is not None or isinstance(seq, np.ndarray):

@@ -224,6 +224,7 @@ _TOP_KEYS = (
     "locale",
     "columns",
     "rules",
+    "constraints",
     "order_by",
     "max_rounds",
     "on_failure",
@@ -404,6 +405,7 @@ class ColumnDef:
         description: free text.
         stage: 1 (row-level), 2 (depends on an event_time column) or 3 (sequence).
         constructive: rules enforced while drawing this column.
+        null_when: blank the column where this holds (a ``null_iff`` constraint).
 
     Example:
         >>> spec = load_spec({"columns": {"x": {"distribution": "normal", "mean": 0, "std": 1}}})
@@ -434,6 +436,7 @@ class ColumnDef:
     description: str | None = None
     stage: int = 1
     constructive: list[_Construct] = field(default_factory=list)
+    null_when: Expr | None = None
 
     def references(self) -> frozenset[str]:
         """Every column this column reads (parameters, expressions, lookups, per, by).
@@ -581,7 +584,8 @@ class RuleSpec:
 
     Attributes:
         columns: the columns, in evaluation order.
-        rules: the business rules.
+        rules: the business rules (with those the ``constraints`` translate to).
+        constraints: the declared constraints (:mod:`sosie.constraints` vocabulary).
         name: the spec name.
         description: free text.
         locale: default Faker locale.
@@ -603,6 +607,7 @@ class RuleSpec:
 
     columns: list[ColumnDef]
     rules: list[RuleDef] = field(default_factory=list)
+    constraints: list[Any] = field(default_factory=list)
     name: str = "spec"
     description: str | None = None
     locale: str = "en_US"
@@ -1181,6 +1186,13 @@ class _Validator:
 
         columns = self.columns(data.get("columns"), locale)
         rules = self.rules(data.get("rules"), columns)
+        constraints, checks = self.constraints(data.get("constraints"), columns)
+        rules += self.rules(
+            [{k: v for k, v in c.items() if k != "_path"} for c in checks],
+            columns,
+            where="constraints",
+            paths=[c["_path"] for c in checks],
+        )
         inject = self.inject(data.get("inject"), columns, rules, locale)
         order_by = self.order_by(data.get("order_by"), columns)
         if inject and not order_by and "order_by" not in data:
@@ -1192,6 +1204,7 @@ class _Validator:
         return RuleSpec(
             columns=columns,
             rules=rules,
+            constraints=constraints,
             name=name,
             description=desc if isinstance(desc, str) else None,
             locale=locale,
@@ -1913,17 +1926,24 @@ class _Validator:
         return out
 
     # rules
-    def rules(self, raw: Any, cols: list[ColumnDef]) -> list[RuleDef]:
+    def rules(
+        self,
+        raw: Any,
+        cols: list[ColumnDef],
+        *,
+        where: str = "rules",
+        paths: list[str] | None = None,
+    ) -> list[RuleDef]:
         if raw is None:
             return []
         if not isinstance(raw, list):
-            self.add("rules", "a list of rules", repr(raw), "write each rule as '- check: ...'")
+            self.add(where, "a list of rules", repr(raw), "write each rule as '- check: ...'")
             return []
         index = {c.name: c for c in cols}
         kinds = {c.name: c.value_kind for c in cols}
         out: list[RuleDef] = []
         for i, r in enumerate(raw):
-            path = f"rules[{i}]"
+            path = paths[i] if paths is not None else f"{where}[{i}]"
             if isinstance(r, str):
                 r = {"check": r}
             if not isinstance(r, Mapping):
@@ -1983,6 +2003,83 @@ class _Validator:
             rule.stage = max([index[n].stage for n in rule.names] or [1])
             out.append(rule)
         return out
+
+    # constraints (the sosie.constraints vocabulary): checks for the rule machinery
+    def constraints(self, raw: Any, cols: list[ColumnDef]) -> tuple[list[Any], list[dict]]:
+        """Parse ``constraints``; return them and the rule dicts that enforce them.
+
+        Each constraint becomes a rule ``check`` (kept by construction where the engine can:
+        bounds, grids; else by bounded redrawing), except ``null_iff``, which blanks its
+        column where the condition holds (the column may not have its own ``null_rate``).
+        Learned kinds need their table given (``mapping`` / ``allowed``): a spec has no data.
+        """
+        from ...constraints import Check, Combinations, Determines, NullIff, constraint_from_dict
+        from ...errors import SchemaError
+
+        if raw is None:
+            return [], []
+        if not isinstance(raw, list):
+            self.add(
+                "constraints",
+                "a list of constraints ({kind: inequality, low: a, high: b}, ...)",
+                repr(raw),
+                "see sosie.constraints for the vocabulary",
+            )
+            return [], []
+        index = {c.name: c for c in cols}
+        out: list[Any] = []
+        checks: list[dict] = []
+        for i, r in enumerate(raw):
+            path = f"constraints[{i}]"
+            try:
+                c = constraint_from_dict(r, where=self.where(path))
+            except (SchemaError, SpecError) as e:
+                self.problems.extend(e.errors)
+                continue
+            if isinstance(c, Check) and callable(c.expression):  # pragma: no cover - YAML
+                continue
+            if isinstance(c, Determines) and c.mapping is None:
+                self.add(
+                    path,
+                    "a 'mapping' ([[key, value], ...]): a spec has no data to learn it from",
+                    "none",
+                    "add mapping: [[B3, B], [C1, C], ...]",
+                )
+                continue
+            if isinstance(c, Combinations) and c.allowed is None:
+                self.add(
+                    path,
+                    "an 'allowed' list ([[a, b], ...]): a spec has no data to learn it from",
+                    "none",
+                    "add allowed: [[Austin, TX], ...]",
+                )
+                continue
+            missing = [n for n in c.columns_used if n not in index]
+            if missing:
+                self.add(
+                    path,
+                    "columns of the spec",
+                    "unknown column(s) " + ", ".join(map(repr, missing)),
+                    _suggest(missing[0], list(index)),
+                )
+                continue
+            c.provenance = "user" if c.provenance == "inferred" else c.provenance
+            out.append(c)
+            if isinstance(c, NullIff):
+                col = index[c.column]
+                if col.null_rate > 0:
+                    self.add(
+                        path,
+                        f"no null_rate on {c.column!r} (the constraint decides where it is "
+                        "missing)",
+                        f"null_rate {col.null_rate}",
+                        f"remove null_rate from column {c.column!r}",
+                    )
+                    continue
+                col.null_when = self.expr(f"{path}.when", c.when)
+                continue
+            checks.append({"name": c.describe(), "check": constraint_check(c), "_path": path})
+        return out, checks
 
     # injected patterns
     def inject(
@@ -2952,10 +3049,56 @@ def _summarise(spec: RuleSpec, c: ColumnDef) -> ColumnSummary:
         semantic_type=sem,
         dtype=kind,
         pandas_dtype=_pandas_dtype(kind, tz),
-        nullable=c.null_rate > 0,
+        nullable=c.null_rate > 0 or c.null_when is not None,
         facts=facts,
         description=c.description,
     )
+
+
+def constraint_check(c: Any) -> str:
+    """A constraint as a rule ``check`` expression (every kind but ``null_iff``).
+
+    Example:
+        >>> from sosie.constraints import Combinations, Grid, Inequality
+        >>> constraint_check(Inequality("start", "end", strict=True))
+        'start < end'
+        >>> constraint_check(Grid("amount", 20))
+        'amount % 20 == 0'
+        >>> constraint_check(Combinations(["city", "state"], allowed=[["Austin", "TX"]]))
+        "(city == 'Austin' and state == 'TX')"
+    """
+    from ...constraints import Check, Combinations, Determines, Formula, Grid, Inequality
+
+    def same(col: str, v: Any) -> str:
+        return f"isnull({col})" if v is None else f"{col} == {v!r}"
+
+    if isinstance(c, Inequality):
+        return f"{c.low} {'<' if c.strict else '<='} {c.high}"
+    if isinstance(c, Grid):
+        x = c.column if not c.offset else f"({c.column} - {c.offset!r})"
+        if float(c.step).is_integer():  # the engine snaps draws to this form while drawing
+            return f"{x} % {int(c.step)} == 0"
+        k = f"{x} / {c.step!r}"  # a float step: within a millionth of a grid point
+        return f"abs({k} - round({k})) <= 1e-06"
+    if isinstance(c, Formula):
+        tol = c.effective_tolerance() * (1 + 1e-6) + 1e-9
+        return f"abs({c.column} - ({c.expression})) <= {tol!r}"
+    if isinstance(c, Combinations):
+        rows = c.allowed or []
+        return " or ".join(
+            "(" + " and ".join(same(col, v) for col, v in zip(c.columns, r, strict=True)) + ")"
+            for r in rows
+        )
+    if isinstance(c, Determines):
+        keys = c.columns
+        parts = []
+        for row in c.mapping or []:
+            key = " and ".join(same(k, v) for k, v in zip(keys, row[:-1], strict=True))
+            parts.append(f"(not ({key}) or {same(c.column, row[-1])})")
+        return " and ".join(parts)
+    if isinstance(c, Check):
+        return str(c.expression)
+    raise TypeError(f"no rule check for a {c.kind!r} constraint")
 
 
 def _if_leaves(node: ast.AST) -> list[str] | None:
