@@ -169,8 +169,7 @@ class ConstraintLayer:
             {}
             if self.private
             else {
-                i: int((~c.holds(data, schema, self.states_[i])).sum())
-                for i, c in enumerate(cons)
+                i: int((~c.holds(data, schema, self.states_[i])).sum()) for i, c in enumerate(cons)
             }
         )
         return self
