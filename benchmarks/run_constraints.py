@@ -46,8 +46,8 @@ HERE = Path(__file__).resolve().parent
 FAMILIES = {
     "gaussian_copula": {},
     "arf": {},
-    "ctgan": {"max_epochs": 150},
-    "tabddpm": {"max_epochs": 150},
+    "ctgan": {"max_epochs": 60},
+    "tabddpm": {"max_epochs": 60},
 }
 TABLES = (("modeldata", "mlc_churn"), ("openintro", "loans_full_schema"))
 

@@ -122,6 +122,9 @@ def build_card(
             "fit_seconds": getattr(generator, "fit_seconds_", None),
         }
         card["schema"] = generator.schema_.to_dict() if generator.is_fitted else None
+        layer = getattr(generator, "constraints_", None)
+        if layer is not None:  # the exact rules, and how the generator keeps each one
+            card["constraints"] = layer.describe_roles()
         spent = getattr(generator, "privacy_spent_", None)
         eps = _spent_epsilon(spent)
         card["privacy"] = {
@@ -321,6 +324,20 @@ def render_card_markdown(card: dict[str, Any]) -> str:
         for c in schema.get("columns", []):
             lines.append(
                 f"| {_md_escape(str(c['name']))} | {c['type']} | {c.get('nullable', False)} |"
+            )
+        lines.append("")
+    rules = card.get("constraints")
+    if rules:
+        lines += [
+            "## Constraints",
+            "",
+            "| rule | kind | provenance | kept |",
+            "|---|---|---|---|",
+        ]
+        for r in rules:
+            lines.append(
+                f"| {_md_escape(str(r.get('constraint')))} | {r.get('kind')} | "
+                f"{r.get('provenance')} | {r.get('kept')} |"
             )
         lines.append("")
     lines += ["## Intended use", "", _md_escape(str(card.get("intended_use", ""))), ""]

@@ -239,7 +239,6 @@ def _linear(ctx: _Context, y: str, cands: list[str], max_terms: int) -> Formula 
     yv, X, keep = _complete(ctx, y, cands)
     if X.shape[1] == 0 or len(yv) < 20:
         return None
-    spec = ctx.schema[y]
     d = _rounding(ctx, y)
     tol = _tolerance(d)
     sel, coef, rel = _omp(yv, X, max_terms, tol or 0.0)
@@ -265,18 +264,28 @@ def _linear(ctx: _Context, y: str, cands: list[str], max_terms: int) -> Formula 
     expr = " + ".join(terms).replace("+ -", "- ")
     if c0:
         expr += f" + {_num(c0)}" if c0 > 0 else f" - {_num(-c0)}"
-    share = _share(ok(c0, cs), len(Y), need)
+    return _found_formula(
+        ctx,
+        y,
+        expr,
+        d,
+        f"holds on {_share(ok(c0, cs), len(Y), need)} of {len(Y):,} rows",
+        f"least-squares residual {rel:.1e} of the spread on a {len(yv):,}-row sample",
+    )
+
+
+def _found_formula(
+    ctx: _Context, y: str, expr: str, d: int | None, holds: str, fit: str
+) -> Formula:
+    """A discovered formula for ``y`` rounded to ``d`` decimals, with its evidence."""
+    spec = ctx.schema[y]
     return Formula(
         y,
         expr,
         decimals=d,
-        tolerance=None if d == spec.decimals or spec.dtype == "int" else tol,
+        tolerance=None if d == spec.decimals or spec.dtype == "int" else _tolerance(d),
         provenance="inferred",
-        evidence=[
-            f"holds on {share} of {len(Y):,} rows"
-            + (f" after rounding to {d} decimals" if d else "")
-            + f"; least-squares residual {rel:.1e} of the spread on a {len(yv):,}-row sample"
-        ],
+        evidence=[holds + (f" after rounding to {d} decimals" if d else "") + f"; {fit}"],
     )
 
 
@@ -330,7 +339,6 @@ def _product(ctx: _Context, y: str, cands: list[str]) -> Formula | None:
     if not all(e in (-1, 1, 2) for e in expo) or np.abs(coef[1:] - expo).max() > 0.02:
         return None
     inputs = [keep[pos[j]] for j in sel]
-    spec = ctx.schema[y]
     d = _rounding(ctx, y)
     tol = _tolerance(d)
     full_y = ctx.num(y)
@@ -355,17 +363,13 @@ def _product(ctx: _Context, y: str, cands: list[str]) -> Formula | None:
     expr = " * ".join(([] if c == 1 else [_num(c)]) + (num or ["1"]))
     if den:
         expr += " / " + (den[0] if len(den) == 1 else "(" + " * ".join(den) + ")")
-    return Formula(
+    return _found_formula(
+        ctx,
         y,
         expr,
-        decimals=d,
-        tolerance=None if d == spec.decimals or spec.dtype == "int" else tol,
-        provenance="inferred",
-        evidence=[
-            f"holds on {_share(True, len(Y), need)} of {len(Y):,} rows"
-            + (f" after rounding to {d} decimals" if d else "")
-            + f"; log-linear fit residual {rel:.1e} on a {int(rows.sum()):,}-row sample"
-        ],
+        d,
+        f"holds on {_share(True, len(Y), need)} of {len(Y):,} rows",
+        f"log-linear fit residual {rel:.1e} on a {int(rows.sum()):,}-row sample",
     )
 
 

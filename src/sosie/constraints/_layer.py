@@ -563,7 +563,8 @@ class ConstraintLayer:
         return out
 
     def describe_roles(self) -> list[dict[str, Any]]:
-        """One row per constraint: its text, kind, provenance and how it is kept."""
+        """One row per constraint: its text, kind, provenance, how it is kept, and how many real
+        rows broke it at fit (``None`` for a private generator: a count of rows would leak)."""
         out = []
         for i, c in enumerate(self.constraints_):
             how = "by construction" if self.roles_[i] == "construct" else "bounded rejection"
@@ -573,7 +574,7 @@ class ConstraintLayer:
                     "kind": c.kind,
                     "provenance": c.provenance,
                     "kept": how,
-                    "real_violations": self.violations_.get(i, 0),
+                    "real_violations": self.violations_.get(i),
                 }
             )
         return out

@@ -224,8 +224,34 @@ def round_half_up(x: np.ndarray, decimals: int) -> np.ndarray:
 
 
 # -- the kinds --------------------------------------------------------------------------
+class _ExpressionOf:
+    """Shared by the kinds whose ``column`` follows an expression over other columns."""
+
+    kind: ClassVar[str]
+    column: str
+    _text: ClassVar[str]  # the field holding the expression
+
+    @property
+    def expr(self) -> Any:
+        from ..generators.rules._expr import parse_expression
+
+        text = getattr(self, self._text)
+        return parse_expression(text, where=f"{self.kind} constraint on {self.column!r}")
+
+    @property
+    def inputs(self) -> list[str]:
+        return sorted(self.expr.names)
+
+    @property
+    def columns_used(self) -> list[str]:
+        return [*self.inputs, self.column]
+
+    def _evaluate(self, data: pd.DataFrame, schema: Any) -> Any:
+        return self.expr.evaluate(expression_env(data, self.inputs, schema), len(data))
+
+
 @dataclass(eq=True)
-class Formula(Constraint):
+class Formula(_ExpressionOf, Constraint):
     """``column`` equals ``expression`` (rounded to ``decimals``, within ``tolerance``).
 
     Guaranteed by construction: the column is removed before fitting and computed from
@@ -247,32 +273,18 @@ class Formula(Constraint):
     """
 
     kind: ClassVar[str] = "formula"
+    _text: ClassVar[str] = "expression"
     column: str
     expression: str
     decimals: int | None = None
     tolerance: float | None = None
-
-    @property
-    def expr(self) -> Any:
-        from ..generators.rules._expr import parse_expression
-
-        return parse_expression(self.expression, where=f"constraint on {self.column!r}")
-
-    @property
-    def inputs(self) -> list[str]:
-        return sorted(self.expr.names)
-
-    @property
-    def columns_used(self) -> list[str]:
-        return [*self.inputs, self.column]
 
     def describe(self) -> str:
         return f"{self.column} = {self.expression}"
 
     def compute(self, data: pd.DataFrame, schema: Any = None) -> np.ndarray:
         """The expression's value on every row (float64, NaN where an input is missing)."""
-        env = expression_env(data, self.inputs, schema)
-        out = np.asarray(self.expr.evaluate(env, len(data)), dtype="float64")
+        out = np.asarray(self._evaluate(data, schema), dtype="float64")
         if self.decimals is not None:
             out = round_half_up(out, self.decimals)
         return out
@@ -290,8 +302,7 @@ class Formula(Constraint):
         _require(data, self)
         y = _values(data, self.column, schema).astype("float64")
         # any rounding of the exact value passes (half up, half to even, float artefacts)
-        env = expression_env(data, self.inputs, schema)
-        x = np.asarray(self.expr.evaluate(env, len(data)), dtype="float64")
+        x = np.asarray(self._evaluate(data, schema), dtype="float64")
         tol = self.effective_tolerance(schema) * (1 + 1e-6) + 1e-9 * np.maximum(np.abs(x), 1.0)
         both_null = np.isnan(y) & np.isnan(x)
         with np.errstate(invalid="ignore"):
@@ -476,7 +487,7 @@ def _num(v: float) -> str:
 
 
 @dataclass(eq=True)
-class NullIff(Constraint):
+class NullIff(_ExpressionOf, Constraint):
     """``column`` is missing exactly on the rows where the expression ``when`` holds.
 
     Guaranteed by construction: the model sees the column without its missing values; the
@@ -491,29 +502,16 @@ class NullIff(Constraint):
     """
 
     kind: ClassVar[str] = "null_iff"
+    _text: ClassVar[str] = "when"
     column: str
     when: str
-
-    @property
-    def expr(self) -> Any:
-        from ..generators.rules._expr import parse_expression
-
-        return parse_expression(self.when, where=f"null_iff constraint on {self.column!r}")
-
-    @property
-    def inputs(self) -> list[str]:
-        return sorted(self.expr.names)
-
-    @property
-    def columns_used(self) -> list[str]:
-        return [*self.inputs, self.column]
 
     def describe(self) -> str:
         return f"{self.column} is missing iff {self.when}"
 
     def condition(self, data: pd.DataFrame, schema: Any = None) -> np.ndarray:
-        env = expression_env(data, self.inputs, schema)
-        out = self.expr.evaluate(env, len(data))
+        """Rows where the column must be missing."""
+        out = self._evaluate(data, schema)
         return np.asarray(pd.Series(out).fillna(False).to_numpy(), dtype=bool)
 
     def holds(self, data, schema=None, state=None):
