@@ -331,13 +331,13 @@ def render_card_markdown(card: dict[str, Any]) -> str:
         lines += [
             "## Constraints",
             "",
-            "| rule | kind | provenance | kept |",
-            "|---|---|---|---|",
+            "| rule | kind | provenance | kept | how |",
+            "|---|---|---|---|---|",
         ]
         for r in rules:
             lines.append(
                 f"| {_md_escape(str(r.get('constraint')))} | {r.get('kind')} | "
-                f"{r.get('provenance')} | {r.get('kept')} |"
+                f"{r.get('provenance')} | {r.get('kept')} | {_md_escape(str(r.get('method', '')))} |"
             )
         lines.append("")
     lines += ["## Intended use", "", _md_escape(str(card.get("intended_use", ""))), ""]

@@ -8,11 +8,16 @@ drives it):
   sampling (from the expression; from the learned key -> value mapping);
 * ``combinations``: the columns become one joint categorical column whose values are
   the allowed combinations, split again after sampling;
-* ``inequality``: ``high`` is replaced by the non-negative gap ``high - max(lows)``
-  (several lower bounds of one column are combined) and rebuilt as ``max(lows) + gap``;
+* ``inequality``: ``high`` is replaced by the non-negative gap ``high - max(lows)`` and
+  rebuilt as ``max(lows) + gap`` (datetimes, signed numbers), or, for non-negative numbers
+  where the low side's values are the less concentrated, ``low`` is replaced by the ratio
+  ``low / min(highs)`` in [0, 1] and rebuilt as ``ratio * min(highs)``, so that the
+  spikier column (round amounts, a 40-hour week) is modelled as it is; several bounds of
+  one column are combined in one step;
 * ``grid``: sampled values are snapped to the nearest grid point inside the range;
-* ``null_iff``: the model sees the column filled (values drawn from its observed
-  values) and the rows where the condition holds are blanked after sampling.
+* ``null_iff``: the model sees the column with its real missing values; after sampling the
+  rows where the condition holds are blanked and the others keep (or, where the model left
+  them missing, borrow from another sampled row) a value.
 
 Each column is produced by at most one of the first four; a constraint that would
 produce a column twice, or close a cycle (``a`` computed from ``b`` computed from
@@ -25,6 +30,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -150,7 +156,7 @@ class ConstraintLayer:
         self.private = private
 
     # -- fitting ------------------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, *, rng: np.random.Generator | None = None) -> ConstraintLayer:
+    def fit(self, data: pd.DataFrame) -> ConstraintLayer:
         """Check the constraints, learn mappings and decide how each one is kept."""
         schema = self.schema
         cons = [constraint_from_dict(c) for c in schema.constraints]
@@ -163,7 +169,6 @@ class ConstraintLayer:
         self.states_: list[Any] = [self._learn(c, data) for c in cons]
         self._plan(data)
         self._build_model_schema(data)
-        self._fill_rng = rng if rng is not None else np.random.default_rng(0)
         # real rows breaking each rule (a count of rows: withheld for private generators)
         self.violations_ = (
             {}
@@ -185,24 +190,29 @@ class ConstraintLayer:
         cons = self.constraints_
         produced: dict[str, int] = {}
         roles: dict[int, str] = {}
-        groups: dict[str, list[int]] = {}  # inequality high -> indices
+        groups: dict[str, list[int]] = {}  # the column an inequality rebuilds -> indices
+        self.modes_ = self._inequality_modes(data)
         # producers by priority: formula, determines, combinations, inequality
         for klass in _PRODUCERS:
             for i, c in enumerate(cons):
                 if not isinstance(c, klass):
                     continue
-                outs = _outputs(c)
-                if any(o in produced for o in outs) or (
-                    isinstance(c, Inequality) and not self._reparam_ok(c, data)
-                ):
+                outs = self._outputs(i)
+                # another bound of a column an inequality already rebuilds joins its step
+                joins = isinstance(c, Inequality) and outs[0] in groups
+                if (not joins and any(o in produced for o in outs)) or self.modes_.get(
+                    i, ""
+                ) is None:
                     roles[i] = "check"
                     continue
                 if isinstance(c, Inequality):
-                    # several lower bounds of one column: one step, high = max(lows) + gap
-                    if c.high in groups and any(cons[j].strict != c.strict for j in groups[c.high]):
+                    # several bounds of one column: one step (high = max(lows) + gap, or
+                    # low = ratio * min(highs))
+                    out = outs[0]
+                    if out in groups and any(cons[j].strict != c.strict for j in groups[out]):
                         roles[i] = "check"
                         continue
-                    trial = {**groups, c.high: [*groups.get(c.high, []), i]}
+                    trial = {**groups, out: [*groups.get(out, []), i]}
                 else:
                     trial = groups
                 if self._acyclic(roles, i, trial):
@@ -218,7 +228,9 @@ class ConstraintLayer:
             if isinstance(c, Grid):
                 roles[i] = "construct"
             elif isinstance(c, NullIff):
-                ok = c.column not in produced or isinstance(cons[produced[c.column]], Formula)
+                ok = c.column not in produced or isinstance(
+                    cons[produced[c.column]], (Formula, Inequality)
+                )
                 roles[i] = "construct" if ok and self._acyclic(roles, i, groups) else "check"
             else:
                 roles[i] = "check"
@@ -227,27 +239,103 @@ class ConstraintLayer:
         self.order_ = self._topo(roles, groups)
         assert self.order_ is not None
 
-    def _reparam_ok(self, c: Inequality, data: pd.DataFrame) -> bool:
-        """A gap needs the low value wherever high is known (else high would be lost)."""
-        lo, hi = data[c.low].isna().to_numpy(), data[c.high].isna().to_numpy()
-        return not bool((lo & ~hi).any())
+    def _inequality_modes(self, data: pd.DataFrame) -> dict[int, str | None]:
+        """How each ``low <= high`` is rebuilt: ``"gap"``, ``"ratio"``, or ``None`` (a check).
+
+        * ``gap``: ``high`` is modelled as ``high - max(lows) >= 0`` (datetimes, signed
+          numbers): the chain is rebuilt upwards from its lowest columns;
+        * ``ratio``: ``low`` is modelled as ``low / min(highs)`` in [0, 1] (non-negative
+          numbers): rebuilt downwards from the highest.
+
+        One direction per connected set of inequalities, so a column is rebuilt once and a
+        chain ``a <= b <= c`` stays one construction. A rebuilt column loses the spikes of its
+        marginal (round amounts, a 40-hour week), so the direction whose rebuilt columns are
+        the less concentrated is taken. A side must be known wherever the rebuilt one is.
+        """
+        schema, cons = self.schema, self.constraints_
+        ineq = {i: c for i, c in enumerate(cons) if isinstance(c, Inequality)}
+        parent: dict[str, str] = {}
+
+        def root(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        for c in ineq.values():
+            parent[root(c.low)] = root(c.high)
+        values: dict[str, np.ndarray] = {}
+
+        def vals(name: str) -> np.ndarray:
+            if name not in values:
+                values[name] = _as_float(_values(data, name, schema))
+            return values[name]
+
+        def can(c: Inequality, mode: str) -> bool:
+            lo_na, hi_na = np.isnan(vals(c.low)), np.isnan(vals(c.high))
+            if mode == "gap":
+                return not bool((lo_na & ~hi_na).any())
+            if not all(schema[n].type is SemanticType.NUMERICAL for n in (c.low, c.high)):
+                return False
+            if bool((hi_na & ~lo_na).any()):
+                return False
+            if self.private:  # the declared range, not the rows
+                lo_min = schema[c.low].min
+                return lo_min is not None and float(lo_min) >= 0
+            lo = vals(c.low)
+            return bool((lo[~lo_na] >= 0).all())
+
+        modes: dict[int, str | None] = {}
+        for r in {root(c.low) for c in ineq.values()}:
+            members = {i: c for i, c in ineq.items() if root(c.low) == r}
+            options = [m for m in ("gap", "ratio") if all(can(c, m) for c in members.values())]
+            if len(options) == 2:
+                if self.private:
+                    options = ["gap"]
+                else:  # rebuild the less concentrated set of columns
+                    cost = {
+                        "gap": sum(
+                            _concentration(vals(n)) for n in {c.high for c in members.values()}
+                        ),
+                        "ratio": sum(
+                            _concentration(vals(n)) for n in {c.low for c in members.values()}
+                        ),
+                    }
+                    options = [min(options, key=lambda m: cost[m])]
+            for i, c in members.items():
+                if options:
+                    modes[i] = options[0]
+                else:  # no one direction fits them all: each its own (clashes become checks)
+                    modes[i] = "gap" if can(c, "gap") else "ratio" if can(c, "ratio") else None
+        return modes
+
+    def _outputs(self, i: int) -> list[str]:
+        """The columns constraint ``i`` computes (an inequality's depends on its mode)."""
+        c = self.constraints_[i]
+        if isinstance(c, Inequality):
+            return [c.low] if self.modes_.get(i) == "ratio" else [c.high]
+        return _outputs(c)
+
+    def _others(self, i: int) -> str:
+        """The other side of inequality ``i`` (the one it is rebuilt from)."""
+        c = self.constraints_[i]
+        return c.high if self.modes_.get(i) == "ratio" else c.low
 
     def _steps(self, roles: dict[int, str], groups: dict[str, list[int]]) -> list[tuple]:
         """(key, inputs, outputs, rank) of every construction step."""
         cons = self.constraints_
         steps = []
-        seen_high: set[str] = set()
+        seen: set[str] = set()
         for i, role in roles.items():
             if role != "construct":
                 continue
             c = cons[i]
             if isinstance(c, Inequality):
-                if c.high in seen_high:
+                out = self._outputs(i)[0]
+                if out in seen:
                     continue
-                seen_high.add(c.high)
-                members = groups.get(c.high, [i])
-                lows = [cons[j].low for j in members]
-                steps.append((("ineq", c.high), lows, [c.high], 0))
+                seen.add(out)
+                members = groups.get(out, [i])
+                steps.append((("ineq", out), [self._others(j) for j in members], [out], 0))
             elif isinstance(c, Grid):
                 steps.append((("c", i), [], [c.column], 1))
             elif isinstance(c, NullIff):
@@ -256,7 +344,7 @@ class ConstraintLayer:
                 ins = c.inputs if isinstance(c, Formula) else list(getattr(c, "columns", []))
                 if isinstance(c, Combinations):
                     ins = []
-                steps.append((("c", i), ins, _outputs(c), 0))
+                steps.append((("c", i), ins, self._outputs(i), 0))
         return steps
 
     def _topo(self, roles: dict[int, str], groups: dict[str, list[int]]) -> list[tuple] | None:
@@ -300,10 +388,11 @@ class ConstraintLayer:
         self.gaps_: dict[str, dict[str, Any]] = {}
         for key in self.order_:
             if key[0] == "ineq":
-                high = key[1]
-                lows = [cons[j].low for j in self.groups_[high]]
-                spec = self._gap_spec(high, lows, data)
-                replace[high] = [spec]
+                out = key[1]
+                others = [self._others(j) for j in self.groups_[out]]
+                ratio = self.modes_[self.groups_[out][0]] == "ratio"
+                spec = (self._ratio_spec if ratio else self._gap_spec)(out, others, data)
+                replace[out] = [spec]
                 continue
             i = key[1]
             c = cons[i]
@@ -324,15 +413,6 @@ class ConstraintLayer:
                 )
                 replace[c.columns[0]] = [jspec]
                 drop.update(c.columns[1:])
-            elif isinstance(c, NullIff):
-                if c.column in replace:
-                    continue
-                if self.private:  # whether nulls remain elsewhere is the declared fact
-                    nullable = bool(schema[c.column].nullable)
-                else:
-                    nulls = data[c.column].isna().to_numpy()
-                    nullable = bool((nulls & ~c.condition(data, schema)).any())
-                replace[c.column] = [dataclass_replace(schema[c.column], nullable=nullable)]
         cols: list[ColumnSpec] = []
         for spec in schema:
             if spec.name in replace:
@@ -368,7 +448,13 @@ class ConstraintLayer:
             hi = float(finite.max()) if finite.size else 0.0
             hi = max(hi, 0.0)
             prov = {}
-        self.gaps_[high] = {"name": name, "lows": lows, "datetime": is_dt, "step": step}
+        self.gaps_[high] = {
+            "name": name,
+            "mode": "gap",
+            "others": lows,
+            "datetime": is_dt,
+            "step": step,
+        }
         nullable = (
             any(schema[n].nullable for n in [high, *lows])
             if self.private
@@ -386,6 +472,41 @@ class ConstraintLayer:
             provenance=prov,
             evidence=[f"gap {high} - max({', '.join(lows)}) >= 0 (inequality constraint)"],
         )
+
+    def _ratio_spec(self, low: str, highs: list[str], data: pd.DataFrame) -> ColumnSpec:
+        """The model's column for ``low`` rebuilt as ``ratio * min(highs)``, ratio in [0, 1]."""
+        schema = self.schema
+        name = _free_name(low + "#ratio", schema.names)
+        self.gaps_[low] = {"name": name, "mode": "ratio", "others": highs}
+        nullable = (
+            bool(schema[low].nullable)
+            if self.private
+            else bool(np.isnan(self._ratio(low, highs, data)).any())
+        )
+        return ColumnSpec(
+            name,
+            SemanticType.NUMERICAL,
+            nullable=nullable,
+            pandas_dtype="float64",
+            dtype="float",
+            min=0.0,
+            max=1.0,
+            provenance={"min": "public", "max": "public", "dtype": "public"},
+            evidence=[f"ratio {low} / min({', '.join(highs)}) in [0, 1] (inequality constraint)"],
+        )
+
+    def _ratio(self, low: str, highs: list[str], data: pd.DataFrame) -> np.ndarray:
+        lo = _as_float(_values(data, low, self.schema))
+        base = self._min_of(highs, data)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(base > 0, lo / base, 0.0)
+        return np.where(np.isnan(lo), np.nan, np.clip(r, 0.0, 1.0))
+
+    def _min_of(self, names: list[str], data: pd.DataFrame) -> np.ndarray:
+        hs = np.column_stack([_as_float(_values(data, n, self.schema)) for n in names])
+        with warnings.catch_warnings():  # rows where every bound is missing stay missing
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmin(hs, axis=1)
 
     def _gap(self, high: str, lows: list[str], data: pd.DataFrame) -> np.ndarray:
         step = self.gaps_[high]["step"] if high in getattr(self, "gaps_", {}) else None
@@ -409,8 +530,11 @@ class ConstraintLayer:
         for key in self.order_:
             if key[0] == "ineq":
                 g = self.gaps_[key[1]]
-                gap = np.maximum(self._gap(key[1], g["lows"], data), 0.0)
-                repl[key[1]] = pd.Series(gap, index=data.index, name=g["name"])
+                if g["mode"] == "ratio":
+                    v = self._ratio(key[1], g["others"], data)
+                else:
+                    v = np.maximum(self._gap(key[1], g["others"], data), 0.0)
+                repl[key[1]] = pd.Series(v, index=data.index, name=g["name"])
                 continue
             c = cons[key[1]]
             if isinstance(c, Combinations):
@@ -422,8 +546,6 @@ class ConstraintLayer:
                 repl[c.columns[0]] = pd.Series(
                     codes.to_numpy(dtype="int64"), index=data.index, name=j["name"]
                 )
-            elif isinstance(c, NullIff) and c.column not in repl:
-                repl[c.column] = self._fill(c, data)
         drop = set(data.columns) - set(self.schema.names)
         for spec in schema:
             name = spec.name
@@ -434,35 +556,22 @@ class ConstraintLayer:
                 cols[name] = data[name]
         return pd.DataFrame(cols, index=data.index)
 
-    def _fill(self, c: NullIff, data: pd.DataFrame) -> pd.Series:
-        """The column with values on the rows the condition blanks (they are blanked again)."""
-        s = data[c.column]
-        blank = s.isna().to_numpy() & c.condition(data, self.schema)
-        if not blank.any():
-            return s
-        pool = s[~s.isna()]
-        rng = self._fill_rng
-        if self.private or pool.empty:
-            spec = self.schema[c.column]
-            values = _uniform_values(spec, int(blank.sum()), rng)
-        else:
-            values = pool.to_numpy()[rng.integers(0, len(pool), int(blank.sum()))]
-        out = s.astype(object).copy()
-        out.iloc[np.flatnonzero(blank)] = values
-        return out.astype(s.dtype) if s.dtype != object else out
-
     # -- rebuilding sampled rows --------------------------------------------------------
     def inverse(
         self, frame: pd.DataFrame, *, rng: np.random.Generator | None = None
     ) -> pd.DataFrame:
-        """Rebuild the user's table from the model's (every constructive constraint holds)."""
+        """Rebuild the user's table from the model's (every constructive constraint holds).
+
+        ``rng`` draws the hot-deck values of ``null_iff`` columns (see :meth:`_null_iff`).
+        """
         cons, schema = self.constraints_, self.schema
-        n = len(frame)
         df = frame.reset_index(drop=True).copy()
         for key in self.order_:
             if key[0] == "ineq":
-                df[key[1]] = self._rebuild_high(key[1], df)
-                df = df.drop(columns=[self.gaps_[key[1]]["name"]])
+                g = self.gaps_[key[1]]
+                rebuild = self._rebuild_low if g["mode"] == "ratio" else self._rebuild_high
+                df[key[1]] = rebuild(key[1], df)
+                df = df.drop(columns=[g["name"]])
                 continue
             i = key[1]
             c = cons[i]
@@ -485,20 +594,69 @@ class ConstraintLayer:
             elif isinstance(c, Grid):
                 df[c.column] = self._snap(c, df)
             elif isinstance(c, NullIff):
-                blank = c.condition(df, schema)
-                if blank.any():
-                    s = df[c.column]
-                    s = s.astype(object) if s.dtype.kind in "iub" else s
-                    df[c.column] = _restore(spec, s.mask(pd.Series(blank, index=s.index)))
-        del n
+                df[c.column] = self._null_iff(c, df, rng)
         return df[schema.names]
+
+    def _null_iff(self, c: NullIff, df: pd.DataFrame, rng: np.random.Generator | None) -> pd.Series:
+        """Blank the rows where the condition holds; give the others a value.
+
+        The model saw the column with its real missing values (so a copula's or a network's
+        view of its relations is not diluted by made-up values); a row the condition leaves
+        filled but the model left missing takes the value of a random other such row of this
+        sample (a hot deck; for a side of an inequality, the other row's gap or ratio, so the
+        order holds). A formula's column is left as computed: such rows are redrawn.
+        """
+        spec = self.schema[c.column]
+        blank = c.condition(df, self.schema)
+        s = df[c.column]
+        need = ~blank & s.isna().to_numpy()
+        g = self.gaps_.get(c.column)
+        modelled = c.column in self.model_schema_
+        rebuilt = g is not None and not g.get("datetime")
+        donors = np.flatnonzero(~blank & s.notna().to_numpy())
+        if need.any() and donors.size and (modelled or rebuilt):
+            rng = rng if rng is not None else np.random.default_rng(0)
+            take = donors[rng.integers(0, donors.size, int(need.sum()))]
+            rows = np.flatnonzero(need)
+            s = s.copy()
+            if modelled:
+                s.iloc[rows] = s.iloc[take].to_numpy()
+            else:  # an inequality's side: borrow the gap (or ratio), keep the order
+                ratio = g["mode"] == "ratio"
+                v = (self._ratio if ratio else self._gap)(c.column, g["others"], df)
+                part = df.iloc[rows].copy()
+                part[g["name"]] = v[take]
+                made = (self._rebuild_low if ratio else self._rebuild_high)(c.column, part)
+                s.iloc[rows] = made.to_numpy()
+        if blank.any():
+            s = s.astype(object) if s.dtype.kind in "iub" else s
+            s = _restore(spec, s.mask(pd.Series(blank, index=s.index)))
+        return s
+
+    def _rebuild_low(self, low: str, df: pd.DataFrame) -> pd.Series:
+        """``low = ratio * min(highs)``, rounded to the column's unit without crossing a bound."""
+        g = self.gaps_[low]
+        spec = self.schema[low]
+        ratio = pd.to_numeric(df[g["name"]]).to_numpy(dtype="float64", na_value=np.nan)
+        strict = any(self.constraints_[j].strict for j in self.groups_[low])
+        base = self._min_of(g["others"], df)
+        x = np.clip(ratio, 0.0, 1.0) * base
+        unit = 1.0 if spec.dtype == "int" else 10.0 ** -(spec.decimals or 12)
+        if spec.dtype == "int" or spec.decimals is not None:
+            x = np.round(x, 0 if spec.dtype == "int" else spec.decimals)
+        with np.errstate(invalid="ignore"):
+            over = (x > base) | (strict & (x >= base))
+        x = np.where(over, x - unit, x)
+        if spec.max is not None:  # never above the column's own range (moving down is safe)
+            x = np.minimum(x, float(spec.max))
+        return _finish_numeric(spec, x, clip=False)
 
     def _rebuild_high(self, high: str, df: pd.DataFrame) -> pd.Series:
         g = self.gaps_[high]
         spec = self.schema[high]
         gap = pd.to_numeric(df[g["name"]]).to_numpy(dtype="float64", na_value=np.nan)
         strict = any(self.constraints_[j].strict for j in self.groups_[high])
-        lows = np.column_stack([_as_float(_values(df, n, self.schema)) for n in g["lows"]])
+        lows = np.column_stack([_as_float(_values(df, n, self.schema)) for n in g["others"]])
         base = np.max(lows, axis=1)
         if g["datetime"]:
             step = g["step"]
@@ -558,22 +716,41 @@ class ConstraintLayer:
         for i, role in sorted(self.roles_.items()):
             c = self.constraints_[i]
             if role == "construct" and not isinstance(c, Grid):
-                for col in _outputs(c):
+                for col in self._outputs(i):
                     out.setdefault(col, c)
         return out
 
     def describe_roles(self) -> list[dict[str, Any]]:
         """One row per constraint: its text, kind, provenance, how it is kept, and how many real
         rows broke it at fit (``None`` for a private generator: a count of rows would leak)."""
+        methods = {
+            Formula: "computed from its inputs",
+            Determines: "looked up from the key",
+            Combinations: "one joint column of the allowed combinations",
+            Grid: "snapped to the grid",
+            NullIff: "blanked where the condition holds",
+        }
         out = []
         for i, c in enumerate(self.constraints_):
-            how = "by construction" if self.roles_[i] == "construct" else "bounded rejection"
+            constructed = self.roles_[i] == "construct"
+            how = "by construction" if constructed else "bounded rejection"
+            if not constructed:
+                method = "rows breaking it are redrawn"
+            elif isinstance(c, Inequality):
+                method = (
+                    f"{c.low} modelled as a share of {c.high}"
+                    if self.modes_.get(i) == "ratio"
+                    else f"{c.high} modelled as a gap above {c.low}"
+                )
+            else:
+                method = methods.get(type(c), "")
             out.append(
                 {
                     "constraint": c.describe(),
                     "kind": c.kind,
                     "provenance": c.provenance,
                     "kept": how,
+                    "method": method,
                     "real_violations": self.violations_.get(i),
                 }
             )
@@ -597,6 +774,7 @@ class ConstraintLayer:
             "order": [list(k) for k in self.order_],
             "joint": {str(k): _json(v) for k, v in self.joint_.items()},
             "gaps": self.gaps_,
+            "modes": {str(k): v for k, v in self.modes_.items()},
             "model_schema": self.model_schema_.to_dict(),
             "violations": {str(k): v for k, v in self.violations_.items()},
             "private": self.private,
@@ -620,9 +798,9 @@ class ConstraintLayer:
         self.order_ = [(k[0], k[1]) for k in state["order"]]
         self.joint_ = {int(k): v for k, v in state["joint"].items()}
         self.gaps_ = state["gaps"]
+        self.modes_ = {int(k): v for k, v in state["modes"].items()}
         self.model_schema_ = TableSchema.from_dict(state["model_schema"])
         self.violations_ = {int(k): v for k, v in state.get("violations", {}).items()}
-        self._fill_rng = np.random.default_rng(0)
         return self
 
 
@@ -635,6 +813,15 @@ def _outputs(c: Constraint) -> list[str]:
     if isinstance(c, (Formula, Determines, Grid, NullIff)):
         return [c.column]
     return []
+
+
+def _concentration(x: np.ndarray) -> float:
+    """Share of the known values taken by the 20 most frequent ones (spikes, round numbers)."""
+    v = x[~np.isnan(x)]
+    if v.size == 0:
+        return 0.0
+    _, counts = np.unique(v, return_counts=True)
+    return float(np.sort(counts)[-20:].sum() / v.size)
 
 
 def _private_problems(cons: list[Constraint]) -> list[Problem]:
@@ -712,15 +899,6 @@ def _bound(v: Any, is_dt: bool) -> float:
             ts = ts.tz_convert("UTC").tz_localize(None)
         return float(ts.value)
     return float(v)
-
-
-def _uniform_values(spec: ColumnSpec, n: int, rng: np.random.Generator) -> np.ndarray:
-    if spec.type is SemanticType.NUMERICAL and spec.min is not None and spec.max is not None:
-        x = rng.uniform(float(spec.min), float(spec.max), n)
-        return np.round(x) if spec.dtype == "int" else x
-    if spec.categories:
-        return np.asarray(spec.categories, dtype=object)[rng.integers(0, len(spec.categories), n)]
-    return np.zeros(n)
 
 
 def _restore(spec: ColumnSpec, s: pd.Series) -> pd.Series:

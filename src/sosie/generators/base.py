@@ -219,8 +219,7 @@ class Generator(ABC):
         ]
         full = TableSchema(cols, schema.spec_version, list(schema.constraints))
         validate_data(data, full)
-        rng = as_generator(child_seed_sequence(self._entropy_, *self._fit_key_, 2))
-        return ConstraintLayer(full, private=self._private_constraints).fit(data, rng=rng)
+        return ConstraintLayer(full, private=self._private_constraints).fit(data)
 
     def _check_params(self) -> None:
         """Validate constructor parameters (override to add checks)."""
@@ -358,10 +357,11 @@ class Generator(ABC):
         for j, v in encoded.items():  # pin discrete/missing conditions exactly
             m = ~np.isnan(v)
             X[m, j] = v[m]
-        df = pre.inverse_transform(X, rng=as_generator(decode_seq))
+        decode_rng = as_generator(decode_seq)
+        df = pre.inverse_transform(X, rng=decode_rng)
         layer = getattr(self, "constraints_", None)
         if layer is not None:
-            df = layer.inverse(df)
+            df = layer.inverse(df, rng=decode_rng)
         for col, values in exact.items():
             df[col] = _assign(df[col], values)
         return df

@@ -345,3 +345,38 @@ def test_event_data_fit_sample_evaluate(capsys, tmp_path):
     assert code == 2 and "--entity" in err
     code, _, err = run(capsys, *fit, "-g", "arf")
     assert code == 2 and "sequence generator" in err
+
+
+def test_inspect_edit_fit_sample_keeps_the_rules(capsys, tmp_path):
+    """Real churn data: inspect finds the charge formulas, the user edits the schema JSON
+    (drops one rule, adds one), fit + sample keep exactly the rules in the file."""
+    from sosie.constraints import Check, constraint_validity
+    from sosie.datasets import load_rdataset
+
+    churn = load_rdataset("modeldata", "mlc_churn").sample(2000, random_state=0)
+    data = tmp_path / "churn.csv"
+    write_table(churn, data)
+    schema_path = tmp_path / "schema.json"
+    code, out, _ = run(capsys, "inspect", str(data), "--schema-out", str(schema_path))
+    assert code == 0 and "exact rules found in the data" in out
+    doc = json.loads(schema_path.read_text())
+    assert {"kind": "formula", "column": "total_day_charge"} in [
+        {k: c.get(k) for k in ("kind", "column")} for c in doc["constraints"]
+    ]
+    assert "0.17 * total_day_minutes" in {c.get("expression") for c in doc["constraints"]}
+    rules = [c for c in doc["constraints"] if not c.get("column") == "total_intl_charge"]
+    rules.append({"kind": "check", "expression": "number_customer_service_calls <= 9"})
+    doc["constraints"] = rules
+    schema_path.write_text(json.dumps(doc))
+    model, synth = tmp_path / "m.sosie", tmp_path / "s.csv"
+    code, _, err = run(capsys, "fit", str(data), "--schema", str(schema_path), "-o", str(model))
+    assert code == 0, err
+    code, _, err = run(capsys, "sample", str(model), "-n", "1000", "--seed", "1", "-o", str(synth))
+    assert code == 0, err
+    s = read_table(synth)
+    kept = sosie.load(model).schema_.constraints
+    assert Check("number_customer_service_calls <= 9") in kept
+    assert not any(getattr(c, "column", None) == "total_intl_charge" for c in kept)
+    assert all(r["synthetic"] == 1.0 for r in constraint_validity(churn, s, kept))
+    card = json.loads((tmp_path / "s.card.json").read_text())
+    assert {r["kept"] for r in card["constraints"]} == {"by construction", "bounded rejection"}

@@ -337,3 +337,46 @@ def test_warnings_are_not_raised_for_easy_checks(adult_train):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SosieWarning)
         gen.sample(1000, conditions={"sex": "Female"}, rng=0)
+
+
+def test_inequality_direction_keeps_the_spikier_column():
+    r = np.random.default_rng(5)
+    n = 3000
+    amount = r.choice([5000, 10000, 15000, 20000], n).astype(float)  # round amounts: spiky
+    df = pd.DataFrame({"amount": amount, "balance": np.round(amount * r.uniform(0, 1, n), 2)})
+    schema = infer_schema(df)
+    schema.constraints = [Inequality("balance", "amount")]
+    gen = GaussianCopulaGenerator(rng=0).fit(df, schema=schema)
+    assert gen.constraints_.modes_ == {0: "ratio"}  # the balance is rebuilt, not the amount
+    assert "share of amount" in gen.constraints_.describe_roles()[0]["method"]
+    out = gen.sample(2000, rng=1)
+    assert (out["balance"] <= out["amount"]).all() and (out["balance"] >= 0).all()
+    assert set(out["amount"].unique()) <= {5000.0, 10000.0, 15000.0, 20000.0}
+    # the other way round: a spiky low (a 40-hour week) is modelled, the high rebuilt
+    hours = r.choice([40, 40, 40, 40, 20, 30, 50, 60], n)
+    df = pd.DataFrame({"hours": hours, "cap": np.round(hours + r.uniform(0, 10, n), 1)})
+    schema = infer_schema(df)
+    schema.constraints = [Inequality("hours", "cap")]
+    gen = GaussianCopulaGenerator(rng=0).fit(df, schema=schema)
+    assert gen.constraints_.modes_ == {0: "gap"}
+    out = gen.sample(2000, rng=1)
+    assert (out["hours"] <= out["cap"]).all()
+    assert abs((out["hours"] == 40).mean() - (df["hours"] == 40).mean()) < 0.03
+
+
+def test_chains_and_conditional_nulls_are_one_construction():
+    """loans_full_schema: many inequalities share columns (bounds of one column, chains) and
+    a joint income that is missing iff the application is individual and above the income."""
+    loans = load_rdataset("openintro", "loans_full_schema")
+    schema = infer_schema(loans)
+    schema.constraints = discover(loans, schema, kinds=["inequality", "null_iff"])
+    assert len(schema.constraints) >= 20
+    gen = GaussianCopulaGenerator(rng=0).fit(loans, schema=schema)
+    assert {r["kept"] for r in gen.constraints_.describe_roles()} == {"by construction"}
+    raw = gen._generate(3000, {}, np.random.SeedSequence(1))  # before any redrawing
+    assert gen.constraints_.valid_rows(raw).all()
+    joint = raw["application_type"] == "joint"
+    assert raw.loc[joint, "annual_income_joint"].notna().all()
+    assert raw.loc[~joint, "annual_income_joint"].isna().all()
+    assert (raw.loc[joint, "annual_income"] <= raw.loc[joint, "annual_income_joint"]).all()
+    assert abs(joint.mean() - (loans["application_type"] == "joint").mean()) < 0.03
