@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run_collapse.py
 	$(PY) benchmarks/run_demographics.py
 	$(PY) benchmarks/run_scale.py
+	$(PY) benchmarks/run_constraints.py
 
 clean:
 	rm -rf $(VENV) $(SDM_VENV) sosie-demo .pytest_cache .ruff_cache

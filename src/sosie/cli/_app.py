@@ -330,6 +330,14 @@ def fit(
     with _step(f"saving {output}"):
         gen.save(output)
     _say(f"model written to [bold]{output}[/bold] ({Path(output).stat().st_size / 1e3:.0f} kB)")
+    layer = getattr(gen, "constraints_", None)
+    if layer is not None:
+        roles = layer.describe_roles()
+        built = sum(r["kept"] == "by construction" for r in roles)
+        _say(
+            f"{len(roles)} exact rule(s) kept ({built} by construction, {len(roles) - built} by "
+            "redrawing rows); `sosie inspect` lists them, the data card says how each is kept"
+        )
 
 
 def _check_param_names(cls, generator: str, params: dict[str, Any]) -> None:

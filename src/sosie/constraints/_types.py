@@ -416,7 +416,9 @@ class Inequality(Constraint):
     """``low <= high`` (``<`` when ``strict``) between two numerical or two datetime columns.
 
     Guaranteed by construction: ``high`` is modelled as the non-negative gap
-    ``high - low`` and rebuilt as ``low + gap``. Rows where either side is missing pass.
+    ``high - low`` and rebuilt as ``low + gap``, or (non-negative numbers, when ``low`` is
+    the less concentrated side) ``low`` as the share ``low / high`` in [0, 1], rebuilt as
+    ``share * high``. Rows where either side is missing pass.
 
     Example:
         >>> Inequality("start", "end").holds(pd.DataFrame({"start": [1, 5], "end": [2, 4]}))
@@ -490,8 +492,9 @@ def _num(v: float) -> str:
 class NullIff(_ExpressionOf, Constraint):
     """``column`` is missing exactly on the rows where the expression ``when`` holds.
 
-    Guaranteed by construction: the model sees the column without its missing values; the
-    rows where ``when`` holds are blanked after sampling.
+    Guaranteed by construction: the model sees the column with its real missing values;
+    after sampling the rows where ``when`` holds are blanked, and a row where it does not
+    but the model left a gap borrows the value of another sampled row.
 
     Example:
         >>> c = NullIff("income_joint", "application_type == 'individual'")
