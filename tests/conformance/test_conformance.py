@@ -442,8 +442,8 @@ def test_declared_constraints_kept(fitted, sink):
     from sosie.constraints import constraint_validity
 
     name, _mode, gen = fitted
-    out = gen.sample(1000, rng=3)
-    assert len(out) == 1000
+    out = gen.sample(500, rng=3)
+    assert len(out) == 500
     declared = gen.schema_.constraints
     assert declared and all(c.provenance == "user" for c in declared)
     rows = constraint_validity(sink if CASES[name].data else out, out, declared)
@@ -451,7 +451,7 @@ def test_declared_constraints_kept(fitted, sink):
     assert not broken, broken
     # conditions are honoured together with the constraints
     cond = CASES[name].conditions[0]
-    out = gen.sample(200, conditions=cond, rng=4)
+    out = gen.sample(100, conditions=cond, rng=4)
     rows = constraint_validity(sink if CASES[name].data else out, out, declared)
     assert all(r["synthetic"] == 1.0 for r in rows), rows
 

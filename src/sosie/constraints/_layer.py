@@ -47,7 +47,7 @@ from ._types import (
     Grid,
     Inequality,
     NullIff,
-    _keys,
+    _per_key,
     _plain,
     _values,
     constraint_from_dict,
@@ -198,11 +198,15 @@ class ConstraintLayer:
                 if not isinstance(c, klass):
                     continue
                 outs = self._outputs(i)
-                # another bound of a column an inequality already rebuilds joins its step
-                joins = isinstance(c, Inequality) and outs[0] in groups
-                if (not joins and any(o in produced for o in outs)) or self.modes_.get(
-                    i, ""
-                ) is None:
+                # another bound of a column an inequality already rebuilds (the same way)
+                # joins its step
+                joins = (
+                    isinstance(c, Inequality)
+                    and outs[0] in groups
+                    and all(self.modes_[j] == self.modes_[i] for j in groups[outs[0]])
+                )
+                unbuildable = isinstance(c, Inequality) and self.modes_[i] is None
+                if unbuildable or (not joins and any(o in produced for o in outs)):
                     roles[i] = "check"
                     continue
                 if isinstance(c, Inequality):
@@ -540,12 +544,11 @@ class ConstraintLayer:
             if isinstance(c, Combinations):
                 j = self.joint_[key[1]]
                 index = {tuple(t): k for k, t in enumerate(j["combos"])}
-                codes = _keys(data, c.columns).map(lambda t, ix=index: ix.get(t, -1))
-                if (codes < 0).any():  # a combination the allowed list lacks: nearest is unknowable
-                    codes = codes.where(codes >= 0, 0)
-                repl[c.columns[0]] = pd.Series(
-                    codes.to_numpy(dtype="int64"), index=data.index, name=j["name"]
-                )
+                codes = _per_key(data, c.columns, lambda t, ix=index: ix.get(t, -1))
+                codes = codes.astype(np.int64)
+                # a combination the allowed list lacks: the nearest is unknowable
+                codes[codes < 0] = 0
+                repl[c.columns[0]] = pd.Series(codes, index=data.index, name=j["name"])
         drop = set(data.columns) - set(self.schema.names)
         for spec in schema:
             name = spec.name
@@ -580,8 +583,8 @@ class ConstraintLayer:
                 df[c.column] = _finish_numeric(spec, c.compute(df, schema))
             elif isinstance(c, Determines):
                 mapping = self.states_[i]
-                vals = _keys(df, c.columns).map(lambda k, m=mapping: m.get(k))
-                df[c.column] = _finish(spec, vals)
+                vals = _per_key(df, c.columns, lambda k, m=mapping: m.get(k))
+                df[c.column] = _finish(spec, pd.Series(vals, dtype=object))
             elif isinstance(c, Combinations):
                 j = self.joint_[i]
                 combos = j["combos"]

@@ -185,10 +185,36 @@ def _is_null(v: np.ndarray) -> np.ndarray:
     return pd.isna(pd.Series(v, dtype=object if v.dtype == object else v.dtype)).to_numpy()
 
 
+def _key_codes(data: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's key over ``names`` as a code into the distinct keys (tuples of plain values;
+    nulls as None). Vectorised: Python touches each distinct key once, not each row."""
+    n = len(data)
+    if not names or n == 0:
+        return np.zeros(n, dtype=np.int64), [()] if n else []
+    codes, uniques = [], []
+    for name in names:
+        c, u = pd.factorize(data[name], use_na_sentinel=True)
+        codes.append(c.astype(np.int64) + 1)  # 0: missing
+        uniques.append([None, *(_plain(v) for v in np.asarray(u, dtype=object))])
+    rows, inverse = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+    keys = [tuple(uniques[j][k] for j, k in enumerate(row)) for row in rows]
+    return inverse.reshape(-1), keys
+
+
 def _keys(data: pd.DataFrame, names: list[str]) -> pd.Series:
     """One hashable key per row (a tuple over ``names``; nulls as None)."""
-    parts = [[_plain(v) for v in _objects(data[n])] for n in names]
-    return pd.Series(list(zip(*parts, strict=True)), index=data.index, dtype=object)
+    inverse, keys = _key_codes(data, names)
+    table = np.empty(len(keys), dtype=object)
+    table[:] = keys
+    return pd.Series(table[inverse], index=data.index, dtype=object)
+
+
+def _per_key(data: pd.DataFrame, names: list[str], fn: Callable[[tuple], Any]) -> np.ndarray:
+    """``fn(key)`` for every row's key, computed once per distinct key (an object array)."""
+    inverse, keys = _key_codes(data, names)
+    table = np.empty(len(keys), dtype=object)
+    table[:] = [fn(k) for k in keys]
+    return table[inverse]
 
 
 def _objects(s: pd.Series) -> np.ndarray:
@@ -355,12 +381,13 @@ class Determines(Constraint):
     def holds(self, data, schema=None, state=None):
         _require(data, self)
         mapping = state if state is not None else self.learn(data)
-        keys = _keys(data, self.columns)
-        want = keys.map(lambda k: mapping.get(k, _UNSEEN))
-        got = [_plain(v) for v in _objects(data[self.column])]
-        unseen = want.map(lambda v: v is _UNSEEN).to_numpy(dtype=bool)
-        same = np.array([_eq(a, b) for a, b in zip(got, want, strict=True)], dtype=bool)
-        return unseen | same
+        k = len(self.columns)
+
+        def ok(key: tuple) -> bool:  # (key..., value): unseen keys pass
+            want = mapping.get(key[:k], _UNSEEN)
+            return want is _UNSEEN or _eq(key[k], want)
+
+        return _per_key(data, [*self.columns, self.column], ok).astype(bool)
 
 
 _UNSEEN = object()
@@ -403,12 +430,12 @@ class Combinations(Constraint):
     def learn(self, data: pd.DataFrame) -> set[tuple]:
         if self.allowed is not None:
             return {tuple(_plain(v) for v in row) for row in self.allowed}
-        return set(_keys(data, self.columns).unique())
+        return set(_key_codes(data, self.columns)[1])
 
     def holds(self, data, schema=None, state=None):
         _require(data, self)
         allowed = state if state is not None else self.learn(data)
-        return _keys(data, self.columns).map(lambda k: k in allowed).to_numpy(dtype=bool)
+        return _per_key(data, self.columns, lambda k: k in allowed).astype(bool)
 
 
 @dataclass(eq=True)

@@ -380,3 +380,27 @@ def test_chains_and_conditional_nulls_are_one_construction():
     assert raw.loc[~joint, "annual_income_joint"].isna().all()
     assert (raw.loc[joint, "annual_income"] <= raw.loc[joint, "annual_income_joint"]).all()
     assert abs(joint.mean() - (loans["application_type"] == "joint").mean()) < 0.03
+
+
+def test_mixed_directions_when_no_single_one_fits():
+    """a <= b <= d where a is missing on some rows (so b cannot be a gap above it) and d is
+    missing on others (so b cannot be a share of it): each rule takes its own direction."""
+    r = np.random.default_rng(6)
+    n = 2000
+    b = np.round(r.uniform(10, 100, n), 1)
+    df = pd.DataFrame(
+        {
+            "a": np.where(r.random(n) < 0.2, np.nan, np.round(b * r.uniform(0, 1, n), 1)),
+            "b": b,
+            "d": np.where(r.random(n) < 0.2, np.nan, np.round(b + r.uniform(0, 50, n), 1)),
+        }
+    )
+    schema = infer_schema(df)
+    schema.constraints = [Inequality("a", "b"), Inequality("b", "d")]
+    gen = GaussianCopulaGenerator(rng=0).fit(df, schema=schema)
+    assert gen.constraints_.modes_ == {0: "ratio", 1: "gap"}
+    assert {r["kept"] for r in gen.constraints_.describe_roles()} == {"by construction"}
+    out = gen.sample(2000, rng=1)
+    assert len(out) == 2000
+    assert all(r["synthetic"] == 1.0 for r in constraint_validity(df, out, schema.constraints))
+    assert 0.1 < out["a"].isna().mean() < 0.3 and 0.1 < out["d"].isna().mean() < 0.3
