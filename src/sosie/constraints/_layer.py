@@ -513,11 +513,8 @@ class ConstraintLayer:
             return np.nanmin(hs, axis=1)
 
     def _gap(self, high: str, lows: list[str], data: pd.DataFrame) -> np.ndarray:
-        step = self.gaps_[high]["step"] if high in getattr(self, "gaps_", {}) else None
         hs = self.schema[high]
-        is_dt = hs.type is SemanticType.DATETIME
-        if step is None:
-            step = dtm.resolution_ns(hs.resolution) if is_dt else 1
+        step = dtm.resolution_ns(hs.resolution) if hs.type is SemanticType.DATETIME else 1
         h = _as_float(_values(data, high, self.schema))
         lo = np.column_stack([_as_float(_values(data, n, self.schema)) for n in lows])
         with np.errstate(invalid="ignore"):

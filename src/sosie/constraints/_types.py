@@ -181,10 +181,6 @@ def _require(data: pd.DataFrame, c: Constraint) -> None:
         )
 
 
-def _is_null(v: np.ndarray) -> np.ndarray:
-    return pd.isna(pd.Series(v, dtype=object if v.dtype == object else v.dtype)).to_numpy()
-
-
 def _key_codes(data: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, list[tuple]]:
     """Each row's key over ``names`` as a code into the distinct keys (tuples of plain values;
     nulls as None). Vectorised: Python touches each distinct key once, not each row."""
